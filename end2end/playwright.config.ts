@@ -1,0 +1,41 @@
+import { defineConfig } from '@playwright/test';
+
+// The server under test: the debug binary cargo-leptos built, serving target/site.
+const port = Number(process.env.E2E_PORT ?? 3190);
+export const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+    // Debian's Chromium, never a downloaded browser.
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `../target/debug/huddle --addr 127.0.0.1:${port}`,
+    cwd: '.',
+    env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn' },
+    // Playwright polls this URL until the server answers, so no test starts early.
+    url: `${baseURL}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

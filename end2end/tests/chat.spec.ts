@@ -1,0 +1,147 @@
+import { test, expect, type Browser, type Page } from '@playwright/test';
+
+/** A text no other test or run has sent. */
+const unique = (label: string) => `${label} ${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** A fresh browser context (its own cookies) that has picked `name` and is connected. */
+async function joinAs(browser: Browser, name: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    throw new Error(`unexpected dialog: ${dialog.message()}`);
+  });
+  await page.goto('/');
+  await page.getByRole('textbox', { name: 'Display name' }).fill(name);
+  await page.getByRole('button', { name: 'Join chat' }).click();
+  await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
+  await expectConnected(page);
+  return page;
+}
+
+async function expectConnected(page: Page) {
+  const status = page.getByRole('status');
+  await expect(status).toHaveAttribute('data-ready-state', '1');
+  await expect(status).toHaveText('Connected');
+}
+
+async function say(page: Page, text: string) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+  await expect(box).toHaveValue('');
+}
+
+const log = (page: Page) => page.getByRole('log');
+const item = (page: Page, text: string) => log(page).getByRole('listitem').filter({ hasText: text });
+
+test('two people chat: what one types appears once in the other, with name and time', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Alice');
+  const bob = await joinAs(browser, 'Bob');
+  const text = unique('hello from Alice');
+
+  await say(alice, text);
+
+  await expect(item(bob, text)).toHaveCount(1);
+  await expect(item(bob, text)).toContainText('Alice');
+  await expect(item(bob, text).locator('time')).toHaveText(/^\d\d:\d\d$/);
+  await expect(item(alice, text)).toHaveCount(1);
+  // One's own messages are marked, others' are not.
+  await expect(item(alice, text)).toHaveClass(/\bmine\b/);
+  await expect(item(bob, text)).not.toHaveClass(/\bmine\b/);
+
+  const reply = unique('hi Alice');
+  await say(bob, reply);
+  await expect(item(alice, reply)).toHaveCount(1);
+});
+
+test('disconnect shows 3, the other page keeps working, and connect again restores both directions', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Alice');
+  const bob = await joinAs(browser, 'Bob');
+
+  await alice.getByRole('button', { name: 'Disconnect' }).click();
+  await expect(alice.getByRole('status')).toHaveAttribute('data-ready-state', '3');
+  await expect(alice.getByRole('status')).toHaveText('Disconnected');
+  await expect(alice.getByRole('button', { name: 'Connect' })).toBeVisible();
+
+  const whileAway = unique('while Alice is away');
+  await say(bob, whileAway);
+  await expect(item(bob, whileAway)).toHaveCount(1);
+
+  await alice.getByRole('button', { name: 'Connect' }).click();
+  await expectConnected(alice);
+
+  const fromAlice = unique('Alice is back');
+  await say(alice, fromAlice);
+  await expect(item(bob, fromAlice)).toHaveCount(1);
+  const fromBob = unique('welcome back');
+  await say(bob, fromBob);
+  await expect(item(alice, fromBob)).toHaveCount(1);
+});
+
+test('markup in a message is shown literally, never run', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Mallory');
+  const bob = await joinAs(browser, 'Bob');
+  const attack = '<img src=x onerror=alert(1)>';
+  const marker = unique('xss');
+
+  await say(alice, `${attack} ${marker}`);
+
+  await expect(item(bob, marker)).toContainText(attack);
+  await expect(log(bob).locator('img')).toHaveCount(0);
+  await expect(log(alice).locator('img')).toHaveCount(0);
+});
+
+test('Enter during an IME composition and blank messages do not send', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Kana');
+  const bob = await joinAs(browser, 'Bob');
+  const box = alice.getByRole('textbox', { name: 'Message' });
+
+  await box.fill('にほ');
+  await box.dispatchEvent('keydown', { key: 'Enter', isComposing: true, bubbles: true, cancelable: true });
+  await expect(box).toHaveValue('にほ');
+
+  await box.fill('   ');
+  await box.press('Enter');
+  await alice.getByRole('button', { name: 'Send' }).click();
+
+  // The next message Bob sees is the marker: nothing was sent before it.
+  const marker = unique('日本語 after composing');
+  await say(alice, marker);
+  await expect(item(bob, marker)).toHaveCount(1);
+  const texts = await log(bob).getByRole('listitem').locator('.text').allTextContents();
+  const last = texts.slice(-2);
+  expect(last[1]).toBe(marker);
+  expect(last[0]).not.toMatch(/^\s*$/);
+  expect(last[0]).not.toBe('にほ');
+});
+
+test('a reload keeps the chosen name and shows the history', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Ada');
+  const text = unique('before reload');
+  await say(alice, text);
+  await alice.reload();
+  await expect(alice.getByRole('textbox', { name: 'Display name' })).toHaveCount(0);
+  await expect(alice.getByRole('textbox', { name: 'Message' })).toBeVisible();
+  await expect(item(alice, text)).toHaveCount(1);
+  await expect(item(alice, text)).toHaveClass(/\bmine\b/);
+  await expectConnected(alice);
+});
+
+test('with JavaScript disabled the page shows the room and its recent messages', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Alice');
+  const text = unique('readable without JavaScript');
+  await say(alice, text);
+  await expect(item(alice, text)).toHaveCount(1);
+
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: /lobby/ })).toBeVisible();
+  await expect(item(page, text)).toHaveCount(1);
+  await expect(item(page, text)).toContainText('Alice');
+
+  // Picking a name works as a plain form post, too.
+  await page.getByRole('textbox', { name: 'Display name' }).fill('No Script');
+  await page.getByRole('button', { name: 'Join chat' }).click();
+  await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
+});

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what Huddle needs, skipping whatever is already there. Safe to run again.
+#
+#   scripts/setup.sh          toolchain to build and run: wasm32 target, cargo-leptos,
+#                             wasm-bindgen-cli (exactly Cargo.lock's version)
+#   scripts/setup.sh --test   also what the tests need: Chromium, the end2end npm packages,
+#                             and the Autobahn runner (kosoku) in .tools/venv
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
+KOSOKU_VERSION=0.1.0
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null || { echo "Rust is missing: install it from rustup first." >&2; exit 1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 30 minutes, once)"
+  cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+# cargo-leptos runs the wasm-bindgen found on PATH; it must match the library exactly.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
+  say "installing wasm-bindgen-cli $wbg_version (about 10 minutes, once)"
+  cargo install wasm-bindgen-cli --version "=$wbg_version"
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  apt_updated=
+  apt_install() {
+    [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  }
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Chromium from Debian"
+    apt_install chromium
+  fi
+  if ! command -v npm >/dev/null; then
+    say "installing Node.js and npm from Debian"
+    apt_install nodejs npm
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    apt_install python3-venv
+  fi
+  # Playwright drives Debian's Chromium: never download a browser of its own.
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  stamp=end2end/node_modules/.installed-from-lock
+  if [ ! -f "$stamp" ] || ! cmp -s end2end/package-lock.json "$stamp"; then
+    say "installing the end2end npm packages"
+    (cd end2end && npm ci --no-audit --no-fund)
+    cp end2end/package-lock.json "$stamp"
+  fi
+  if ! .tools/venv/bin/kosoku --help >/dev/null 2>&1; then
+    say "installing kosoku $KOSOKU_VERSION (Autobahn|Testsuite runner) into .tools/venv"
+    python3 -m venv .tools/venv
+    .tools/venv/bin/pip install --quiet "kosoku==$KOSOKU_VERSION"
+  fi
+fi
+say "ready"

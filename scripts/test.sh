@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test Huddle has: Rust unit and integration tests, the Autobahn|Testsuite
+# conformance cases against the real socket code, and the Playwright suite in Debian's
+# Chromium. Installs whatever is missing first (scripts/setup.sh --test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# The same flags and environment as cargo-leptos's debug builds, so the tests reuse its
+# compiled dependencies instead of building every one of them a second time.
+leptos_env=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=huddle)
+
+step "Rust: unit and integration tests (server side)"
+"${leptos_env[@]}" cargo test --features ssr
+
+step "Build the site (server + wasm) with cargo-leptos"
+cargo leptos build
+
+step "Autobahn|Testsuite cases 1-10 against the diagnostic echo route"
+scripts/autobahn.sh
+
+step "Playwright in Debian Chromium"
+(cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test)

@@ -1,0 +1,97 @@
+//! The list of messages (`role="log"`): sender, time and text, one's own marked.
+
+use leptos::prelude::*;
+
+use crate::app::Chat;
+use crate::protocol::ChatMessage;
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    view! {
+        <ol class="messages" role="log" aria-live="polite" aria-label="Messages">
+            <For
+                each=move || chat.messages.get()
+                key=|message| message.id.clone()
+                children=move |message: ChatMessage| view! { <MessageItem message/> }
+            />
+        </ol>
+    }
+}
+
+#[component]
+fn MessageItem(message: ChatMessage) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let mine = chat.is_mine(&message);
+    let ts = message.ts;
+    let time = move || clock_time(ts, chat.utc_offset_minutes.get());
+    view! {
+        <li class="message" class:mine=mine data-id=message.id.clone()>
+            <span class="author">{message.user.name}</span>
+            {mine.then(|| view! { <span class="you">" (you)"</span> })}
+            <time datetime=iso_utc(ts)>{time}</time>
+            // Plain text: Leptos escapes it, so markup in a message is shown, never run.
+            <p class="text">{message.text}</p>
+        </li>
+    }
+}
+
+/// "14:05" in the given offset from UTC, or "14:05 UTC" when the reader's offset is unknown.
+pub fn clock_time(unix_ms: i64, utc_offset_minutes: Option<i32>) -> String {
+    let minutes = unix_ms.div_euclid(60_000) + i64::from(utc_offset_minutes.unwrap_or(0));
+    let of_day = minutes.rem_euclid(24 * 60);
+    let clock = format!("{:02}:{:02}", of_day / 60, of_day % 60);
+    match utc_offset_minutes {
+        Some(_) => clock,
+        None => format!("{clock} UTC"),
+    }
+}
+
+/// The instant as ISO 8601 in UTC, for the `datetime` attribute.
+fn iso_utc(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let ms_of_day = unix_ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let secs = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_time_uses_the_offset_when_known() {
+        // 2023-11-14T22:13:20Z
+        let ts = 1_700_000_000_000;
+        assert_eq!(clock_time(ts, None), "22:13 UTC");
+        assert_eq!(clock_time(ts, Some(120)), "00:13");
+        assert_eq!(clock_time(ts, Some(-300)), "17:13");
+    }
+
+    #[test]
+    fn iso_dates_are_correct() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

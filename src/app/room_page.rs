@@ -1,0 +1,55 @@
+//! The chat room page: the room's recent messages, rendered on the server, then kept live.
+
+use leptos::prelude::*;
+
+use crate::app::api::load_room;
+use crate::app::composer::Composer;
+use crate::app::message_list::MessageList;
+use crate::app::name_picker::NamePicker;
+use crate::app::status::ConnectionStatus;
+use crate::app::{Chat, RoomSnapshot};
+use crate::protocol::LOBBY;
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let snapshot = Resource::new(|| LOBBY.to_owned(), load_room);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(snapshot) => view! { <Room snapshot/> }.into_any(),
+                    Err(err) => {
+                        view! { <p class="error" role="alert">"The room could not be loaded: " {err.to_string()}</p> }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Room(snapshot: RoomSnapshot) -> impl IntoView {
+    let RoomSnapshot { room, me, messages } = snapshot;
+    let chat = Chat::new(room.clone(), me, messages);
+    provide_context(chat);
+    // Browser only: effects do not run during server rendering.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        chat.utc_offset_minutes
+            .set(Some(crate::client::utc_offset_minutes()));
+        chat.connect();
+    });
+    view! {
+        <main class="room">
+            <header class="room-header">
+                <h1>"# " {room}</h1>
+                <ConnectionStatus/>
+            </header>
+            <MessageList/>
+            <Show when=move || chat.named.get() fallback=|| view! { <NamePicker/> }>
+                <Composer/>
+            </Show>
+        </main>
+    }
+}

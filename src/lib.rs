@@ -1,0 +1,23 @@
+//! Huddle: a self-hosted real-time group chat.
+//!
+//! - [`protocol`]: wire types shared by the server and the browser.
+//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
+//! - `client` (feature `hydrate`): the browser's WebSocket connection.
+//! - `server` (feature `ssr`): axum routes, the socket task and the broadcast hub.
+
+pub mod app;
+pub mod protocol;
+
+#[cfg(feature = "hydrate")]
+pub mod client;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Browser entry point, called by the script cargo-leptos generates.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,228 @@
+//! Huddle's wire protocol, version 1.
+//!
+//! Every frame is a JSON text frame whose `"type"` field names its kind (see docs/protocol.md).
+//! These types compile into both the server and the browser (wasm), so the two sides cannot
+//! disagree about a field name.
+
+use serde::{Deserialize, Serialize};
+
+/// The room every connection joins on connect, and where plain (non-JSON) text frames go.
+pub const LOBBY: &str = "lobby";
+
+/// Longest message text accepted, in Unicode scalar values. Discord allows 4,000 for its
+/// paying users; that is enough for a paragraph-sized chat message and keeps frames far below
+/// the socket's message limit.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
+/// Longest `client_id` accepted, in bytes. A UUID is 36; the slack is for clients that prefix
+/// their own ids.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Longest display name, in Unicode scalar values.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// WebSocket close codes Huddle sends, and what a client should do after each
+/// (docs/protocol.md has the table).
+pub mod close_code {
+    /// The client asked to close. Do not reconnect.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down. Reconnect.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A text frame was not valid UTF-8. A client bug: do not reconnect blindly.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A message exceeded the server's size limit. A client bug: do not resend the same frame.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The client did not read its messages fast enough and its queue overflowed; it missed
+    /// messages. Reconnect.
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+/// Who wrote a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Stable, opaque identifier; two people may share a display name but never an id.
+    pub id: String,
+    /// Display name chosen by the person (or generated for guests).
+    pub name: String,
+}
+
+/// A chat message as the server broadcast it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: String,
+    /// Server-assigned id, unique across rooms and time-ordered.
+    pub id: String,
+    /// The sender's id for this message, echoed so the sender can match its own messages.
+    pub client_id: String,
+    pub user: User,
+    pub text: String,
+    /// Server time of receipt, unix milliseconds.
+    pub ts: i64,
+}
+
+/// Frames a client sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Post `text` to `room`. `client_id` is unique per message, chosen by the client.
+    Send {
+        room: String,
+        client_id: String,
+        text: String,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection: who the server thinks you are, and the room you are in.
+    Welcome { user: User, room: String },
+    /// A message in a room you are in; the sender receives its own message too.
+    Message(ChatMessage),
+    /// Your last frame was refused; the connection stays open.
+    Error { code: ErrorCode, message: String },
+}
+
+/// Borrowing twin of [`ServerFrame::Message`], so the server can serialize a broadcast once
+/// without cloning the message.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerFrameRef<'a> {
+    Message(&'a ChatMessage),
+}
+
+impl ChatMessage {
+    /// The `{"type":"message",…}` frame for this message.
+    pub fn to_frame_json(&self) -> String {
+        // Serializing plain strings and integers into a String cannot fail.
+        serde_json::to_string(&ServerFrameRef::Message(self)).unwrap_or_default()
+    }
+}
+
+impl ServerFrame {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why a client frame was refused. The string forms are part of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame started with `{` but is not valid JSON.
+    MalformedJson,
+    /// Valid JSON whose `"type"` is missing or not one this server knows.
+    UnknownType,
+    /// A known type with missing, extra or mistyped fields.
+    InvalidFrame,
+    /// Text that is empty or only whitespace.
+    EmptyText,
+    /// Text longer than [`MAX_TEXT_CHARS`].
+    TextTooLong,
+    /// A `client_id` that is empty or longer than [`MAX_CLIENT_ID_LEN`].
+    InvalidClientId,
+    /// A room that does not exist or that this connection has not joined.
+    UnknownRoom,
+    /// A binary frame: Huddle speaks text frames only.
+    BinaryNotSupported,
+}
+
+/// Checks message text against the protocol's rules; shared by the composer (to not send what
+/// the server would refuse) and the server (which decides).
+pub fn check_text(text: &str) -> Result<(), ErrorCode> {
+    if text.trim().is_empty() {
+        return Err(ErrorCode::EmptyText);
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ErrorCode::TextTooLong);
+    }
+    Ok(())
+}
+
+/// Normalizes a display name: trims it, and refuses empty, over-long or control-character names.
+pub fn normalize_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.chars().count() <= MAX_NAME_CHARS
+        && !name.chars().any(char::is_control);
+    ok.then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ChatMessage {
+        ChatMessage {
+            room: LOBBY.into(),
+            id: "m1".into(),
+            client_id: "c1".into(),
+            user: User {
+                id: "u1".into(),
+                name: "Ada".into(),
+            },
+            text: "hi".into(),
+            ts: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn message_frame_is_tagged_and_round_trips() {
+        let json = sample().to_frame_json();
+        assert!(
+            json.starts_with(r#"{"type":"message","room":"lobby""#),
+            "{json}"
+        );
+        let back: ServerFrame = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ServerFrame::Message(sample()));
+    }
+
+    #[test]
+    fn send_frame_parses_from_the_documented_shape() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","room":"lobby","client_id":"a","text":"hi"}"#)
+                .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Send {
+                room: "lobby".into(),
+                client_id: "a".into(),
+                text: "hi".into()
+            }
+        );
+    }
+
+    #[test]
+    fn error_frame_uses_snake_case_codes() {
+        let json = ServerFrame::Error {
+            code: ErrorCode::MalformedJson,
+            message: "x".into(),
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"error","code":"malformed_json","message":"x"}"#
+        );
+    }
+
+    #[test]
+    fn text_rules() {
+        assert_eq!(check_text("  \n\t"), Err(ErrorCode::EmptyText));
+        assert_eq!(check_text(""), Err(ErrorCode::EmptyText));
+        assert_eq!(check_text("ok"), Ok(()));
+        assert_eq!(check_text(&"é".repeat(MAX_TEXT_CHARS)), Ok(()));
+        assert_eq!(
+            check_text(&"é".repeat(MAX_TEXT_CHARS + 1)),
+            Err(ErrorCode::TextTooLong)
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(normalize_name("  Ada  ").as_deref(), Some("Ada"));
+        assert_eq!(normalize_name("   "), None);
+        assert_eq!(normalize_name("a\u{0007}b"), None);
+        assert_eq!(normalize_name(&"x".repeat(MAX_NAME_CHARS + 1)), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Server settings, from command-line flags or `HUDDLE_*` environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::protocol::LOBBY;
+
+/// Huddle: self-hosted real-time group chat.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "huddle", version, about)]
+pub struct Config {
+    /// Address to listen on. Default: the `site-addr` of Cargo.toml's leptos metadata
+    /// (127.0.0.1:3000), or `LEPTOS_SITE_ADDR` as cargo-leptos sets it.
+    #[arg(long, env = "HUDDLE_ADDR")]
+    pub addr: Option<SocketAddr>,
+
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `huddle=debug`). Message bodies
+    /// are never logged at `info` or above.
+    #[arg(long, env = "HUDDLE_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "HUDDLE_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+
+    /// Largest WebSocket message accepted, in bytes. Default 64 KiB: sixteen times the largest
+    /// valid chat frame (4,000 characters of up to 4 bytes), far below tungstenite's 64 MiB.
+    /// Larger messages close the connection with code 1009.
+    #[arg(long, env = "HUDDLE_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Frames queued for one connection before it counts as a slow consumer and is closed
+    /// with code 4008. Default 256: several seconds of a busy room.
+    #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
+    pub queue_capacity: usize,
+
+    /// Recent messages kept per room for the server-rendered page. Default 100.
+    #[arg(long, env = "HUDDLE_RECENT_PER_ROOM", default_value_t = crate::server::hub::DEFAULT_RECENT_PER_ROOM)]
+    pub recent_per_room: usize,
+
+    /// Seconds to wait, on shutdown, for sockets to finish their close handshake before the
+    /// process exits anyway. Default 8, so that the process is gone within 10 s of SIGTERM.
+    #[arg(long, env = "HUDDLE_SHUTDOWN_GRACE_SECS", default_value_t = 8)]
+    pub shutdown_grace_secs: u64,
+
+    /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the
+    /// Autobahn conformance suite. Off by default: it is a test aid, not a feature.
+    #[arg(long, env = "HUDDLE_DIAGNOSTIC_ECHO", default_value_t = false)]
+    pub diagnostic_echo: bool,
+}
+
+impl Config {
+    /// The rooms that exist. Only the lobby for now.
+    pub fn rooms(&self) -> Vec<String> {
+        vec![LOBBY.to_owned()]
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Defaults, as if no flag or variable were given (for tests and embedding).
+    pub fn defaults() -> Self {
+        Config::parse_from(["huddle"])
+    }
+}

@@ -1,0 +1,174 @@
+//! Turning a client's text frame into a request the hub understands, or a clear refusal.
+
+use crate::protocol::{check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MAX_CLIENT_ID_LEN};
+
+/// A validated request to post a message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SendRequest {
+    pub room: String,
+    /// `None` for plain-text frames: the server then picks one.
+    pub client_id: Option<String>,
+    pub text: String,
+}
+
+/// A refused frame: what to tell the client.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn to_frame_json(&self) -> String {
+        ServerFrame::Error {
+            code: self.code,
+            message: self.message.clone(),
+        }
+        .to_json()
+    }
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Self {
+        let message = match code {
+            ErrorCode::EmptyText => "message text is empty".to_owned(),
+            ErrorCode::TextTooLong => format!(
+                "message text is longer than {} characters",
+                crate::protocol::MAX_TEXT_CHARS
+            ),
+            ErrorCode::InvalidClientId => {
+                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes")
+            }
+            ErrorCode::BinaryNotSupported => {
+                "binary frames are not supported; send JSON text frames".to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        Refusal::new(code, message)
+    }
+}
+
+/// Parses one text frame.
+///
+/// A frame whose first non-blank character is `{` is JSON and must be a valid protocol frame;
+/// anything else is plain text posted to the lobby, so `ws.send("hi")` or websocat can chat.
+pub fn parse_text_frame(frame: &str) -> Result<SendRequest, Refusal> {
+    if !frame.trim_start().starts_with('{') {
+        check_text(frame)?;
+        return Ok(SendRequest {
+            room: LOBBY.to_owned(),
+            client_id: None,
+            text: frame.to_owned(),
+        });
+    }
+    // The happy path parses once; only a refused frame is parsed again to say why.
+    let ClientFrame::Send {
+        room,
+        client_id,
+        text,
+    } = serde_json::from_str::<ClientFrame>(frame).map_err(|_| diagnose(frame))?;
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(ErrorCode::InvalidClientId.into());
+    }
+    check_text(&text)?;
+    Ok(SendRequest {
+        room,
+        client_id: Some(client_id),
+        text,
+    })
+}
+
+/// Says precisely why `frame` is not a valid [`ClientFrame`].
+fn diagnose(frame: &str) -> Refusal {
+    let value: serde_json::Value = match serde_json::from_str(frame) {
+        Ok(value) => value,
+        Err(err) => {
+            return Refusal::new(ErrorCode::MalformedJson, format!("malformed JSON: {err}"))
+        }
+    };
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("send") => {}
+        Some(other) => {
+            return Refusal::new(
+                ErrorCode::UnknownType,
+                format!("unknown frame type {other:?}"),
+            )
+        }
+        None => return Refusal::new(ErrorCode::UnknownType, "frame has no string \"type\" field"),
+    }
+    let detail = serde_json::from_value::<ClientFrame>(value)
+        .err()
+        .map(|err| err.to_string())
+        .unwrap_or_default();
+    Refusal::new(
+        ErrorCode::InvalidFrame,
+        format!("invalid \"send\" frame: {detail}; expected room, client_id and text strings"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(frame: &str) -> ErrorCode {
+        parse_text_frame(frame).unwrap_err().code
+    }
+
+    #[test]
+    fn plain_text_goes_to_the_lobby() {
+        let req = parse_text_frame("hi there").unwrap();
+        assert_eq!(req.room, LOBBY);
+        assert_eq!(req.client_id, None);
+        assert_eq!(req.text, "hi there");
+    }
+
+    #[test]
+    fn json_send_is_accepted() {
+        let req =
+            parse_text_frame(r#" {"type":"send","room":"r","client_id":"c","text":"x"}"#).unwrap();
+        assert_eq!(req.client_id.as_deref(), Some("c"));
+        assert_eq!(req.room, "r");
+    }
+
+    #[test]
+    fn each_bad_frame_gets_its_own_code() {
+        assert_eq!(code("{oops"), ErrorCode::MalformedJson);
+        assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"room":"lobby"}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"send","room":"lobby","text":"x"}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"send","room":"lobby","client_id":"c","text":7}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"send","room":"lobby","client_id":"","text":"x"}"#),
+            ErrorCode::InvalidClientId
+        );
+        assert_eq!(
+            code(r#"{"type":"send","room":"lobby","client_id":"c","text":"  "}"#),
+            ErrorCode::EmptyText
+        );
+        assert_eq!(code("   "), ErrorCode::EmptyText);
+        assert_eq!(code(&"a".repeat(5_000)), ErrorCode::TextTooLong);
+    }
+
+    #[test]
+    fn refusal_frame_is_protocol_json() {
+        let json = Refusal::from(ErrorCode::EmptyText).to_frame_json();
+        assert!(
+            json.starts_with(r#"{"type":"error","code":"empty_text""#),
+            "{json}"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! One connection's bounded queue of outgoing frames, split into the end the hub writes to
+//! ([`Subscriber`]) and the end the socket task drains ([`Mailbox`]).
+//!
+//! The queue is bounded so that a client that stops reading cannot grow the server's memory.
+//! When it is full the hub does not wait and does not silently skip the frame: it *evicts* the
+//! subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
+//! so the client knows it missed messages and must reconnect.
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Identifies one socket connection for the lifetime of the process.
+pub type ConnectionId = u64;
+
+/// The hub's handle on a connection. Cheap to clone: one per room the connection is in.
+#[derive(Clone, Debug)]
+pub struct Subscriber {
+    pub id: ConnectionId,
+    /// Serialized frames, shared between all recipients of a broadcast (a clone is a refcount).
+    queue: mpsc::Sender<Utf8Bytes>,
+    /// Cancelled when the hub gives up on this connection because its queue overflowed.
+    evicted: CancellationToken,
+}
+
+/// The socket task's end: frames to write, and the eviction signal.
+#[derive(Debug)]
+pub struct Mailbox {
+    pub frames: mpsc::Receiver<Utf8Bytes>,
+    pub evicted: CancellationToken,
+}
+
+/// What happened when the hub offered a frame to a subscriber.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Queued,
+    /// The queue was full: the subscriber is now evicted and must be removed everywhere.
+    Evicted,
+    /// The socket task is gone: remove the subscriber.
+    Gone,
+}
+
+/// Creates both ends of a connection's queue, holding at most `capacity` frames.
+pub fn mailbox(id: ConnectionId, capacity: usize) -> (Subscriber, Mailbox) {
+    let (queue, frames) = mpsc::channel(capacity.max(1));
+    let evicted = CancellationToken::new();
+    (
+        Subscriber {
+            id,
+            queue,
+            evicted: evicted.clone(),
+        },
+        Mailbox { frames, evicted },
+    )
+}
+
+impl Subscriber {
+    /// Offers a frame without waiting; a full queue evicts the subscriber.
+    pub fn offer(&self, frame: Utf8Bytes) -> Offer {
+        match self.queue.try_send(frame) {
+            Ok(()) => Offer::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.evicted.cancel();
+                Offer::Evicted
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
+
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_evicts_instead_of_dropping_silently() {
+        let (sub, mut mailbox) = mailbox(1, 2);
+        assert_eq!(sub.offer("a".into()), Offer::Queued);
+        assert_eq!(sub.offer("b".into()), Offer::Queued);
+        assert!(!mailbox.evicted.is_cancelled());
+        assert_eq!(sub.offer("c".into()), Offer::Evicted);
+        assert!(mailbox.evicted.is_cancelled());
+        assert!(sub.is_evicted());
+        // What was queued before the overflow is still there, in order.
+        assert_eq!(mailbox.frames.try_recv().unwrap().as_str(), "a");
+        assert_eq!(mailbox.frames.try_recv().unwrap().as_str(), "b");
+    }
+
+    #[test]
+    fn closed_mailbox_reports_gone() {
+        let (sub, mailbox) = mailbox(1, 2);
+        drop(mailbox);
+        assert_eq!(sub.offer("a".into()), Offer::Gone);
+    }
+}

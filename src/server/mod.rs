@@ -1,0 +1,19 @@
+//! Everything that runs only on the server (feature `ssr`).
+
+pub mod config;
+pub mod echo;
+pub mod hub;
+pub mod identity;
+pub mod inbound;
+pub mod mailbox;
+pub mod router;
+pub mod serve;
+pub mod shutdown;
+pub mod socket_policy;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+pub use config::Config;
+pub use serve::serve;
+pub use state::AppState;

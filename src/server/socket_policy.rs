@@ -1,0 +1,52 @@
+//! How every Huddle socket is configured, and how socket errors map to close codes.
+//!
+//! tungstenite's defaults suit a file transfer, not a chat: a 128 KiB read buffer per
+//! connection and 64 MiB messages. Huddle holds many idle connections, so buffers are small
+//! and messages are capped (see [`crate::server::config::Config::max_message_bytes`]).
+
+use std::error::Error as _;
+
+use axum::extract::ws::WebSocketUpgrade;
+
+use crate::protocol::close_code;
+use crate::server::config::Config;
+use crate::server::ws::Ending;
+
+/// Bytes read from the kernel per read call. 4 KiB holds dozens of chat frames; larger
+/// messages are read in several calls rather than paid for by every idle connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Bytes buffered before tungstenite writes to the kernel. Coalesced frames (see
+/// `MAX_FRAMES_PER_FLUSH` in ws.rs) fill it; a flush writes whatever is there.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Close code for a peer that broke the WebSocket protocol (RFC 6455 §7.4.1).
+const PROTOCOL_ERROR: u16 = 1002;
+
+/// Applies Huddle's buffer sizes and message limit to an upgrade.
+pub fn configure(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
+    let max_message = config.max_message_bytes;
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        // Room for one maximal message on top of the coalescing buffer; past it, writing
+        // fails rather than buffering without bound.
+        .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * max_message)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+}
+
+/// How to end a connection whose socket reported `err` while reading.
+pub fn ending_for(err: &axum::Error) -> Ending {
+    use tungstenite::Error as WsError;
+    let Some(ws_error) = err.source().and_then(|e| e.downcast_ref::<WsError>()) else {
+        return Ending::Vanished;
+    };
+    match ws_error {
+        WsError::Capacity(_) => Ending::Close(close_code::MESSAGE_TOO_BIG, "message too big"),
+        WsError::Utf8(_) => {
+            Ending::Close(close_code::INVALID_PAYLOAD, "text frame is not valid UTF-8")
+        }
+        WsError::Protocol(_) => Ending::Close(PROTOCOL_ERROR, "websocket protocol violation"),
+        _ => Ending::Vanished,
+    }
+}

@@ -1,0 +1,200 @@
+//! A real Huddle server on an ephemeral port, and a WebSocket client that speaks to it.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use huddle::protocol::{ChatMessage, ClientFrame, ServerFrame, User};
+use huddle::server::{serve, AppState, Config};
+use leptos::prelude::LeptosOptions;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Upper bound for any single awaited event; a test that waits this long has failed.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::with_config(Config::defaults()).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let options = LeptosOptions::builder()
+            .output_name("huddle")
+            .site_addr(addr)
+            .build();
+        let state = AppState::new(config, options);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// A chat client that has received its welcome frame.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.ws_url(), None).await
+    }
+
+    /// A chat client whose upgrade request carries `cookie`.
+    pub async fn client_with_cookie(&self, cookie: &str) -> Client {
+        Client::connect(&self.ws_url(), Some(cookie)).await
+    }
+
+    /// Sends the shutdown signal and waits for `serve` to return.
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("shut down once");
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("serve returns within the patience bound")
+            .expect("serve does not panic")
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub struct Client {
+    pub socket: Socket,
+    pub me: User,
+}
+
+impl Client {
+    pub async fn connect(url: &str, cookie: Option<&str>) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut client = Client {
+            socket,
+            me: User {
+                id: String::new(),
+                name: String::new(),
+            },
+        };
+        match client.next_frame().await {
+            ServerFrame::Welcome { user, .. } => client.me = user,
+            other => panic!("expected a welcome frame first, got {other:?}"),
+        }
+        client
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.unwrap();
+    }
+
+    pub async fn send_frame(&mut self, frame: &ClientFrame) {
+        self.send_text(&serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn say(&mut self, client_id: &str, text: &str) {
+        self.send_frame(&ClientFrame::Send {
+            room: "lobby".into(),
+            client_id: client_id.into(),
+            text: text.into(),
+        })
+        .await;
+    }
+
+    /// The next protocol frame; fails the test on timeout, close or a non-text frame.
+    pub async fn next_frame(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame within the patience bound")
+                .expect("the socket is still open")
+                .expect("no socket error");
+            match message {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn next_message(&mut self) -> ChatMessage {
+        match self.next_frame().await {
+            ServerFrame::Message(message) => message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// The next WebSocket message of any kind; fails the test on timeout or error.
+    pub async fn next_raw(&mut self) -> Message {
+        tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("a frame within the patience bound")
+            .expect("the socket is still open")
+            .expect("no socket error")
+    }
+
+    /// Reads until the server's close frame and returns it, skipping chat frames.
+    pub async fn close_frame(&mut self) -> CloseFrame {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a close frame within the patience bound");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => return frame,
+                Some(Ok(Message::Close(None))) => panic!("close frame without a code"),
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => panic!("socket error before the close frame: {err}"),
+                None => panic!("socket ended without a close frame"),
+            }
+        }
+    }
+
+    /// Proves that nothing else is queued for this client: a marker it sends now must come
+    /// back as the very next frame.
+    pub async fn assert_nothing_pending(&mut self) {
+        let marker = format!("marker-{}", unique());
+        self.say(&marker, "marker").await;
+        let next = self.next_message().await;
+        assert_eq!(
+            next.client_id, marker,
+            "an unexpected frame arrived before the marker"
+        );
+    }
+}
+
+fn unique() -> u128 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
