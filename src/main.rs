@@ -19,12 +19,11 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "listening");
     println!("Huddle is running: open {url} in two browser tabs and chat.");
-    serve(
-        listener,
-        AppState::new(config, leptos_options),
-        termination_signal(),
-    )
-    .await?;
+    let database = config.database.clone();
+    let state = AppState::new(config, leptos_options)
+        .await
+        .with_context(|| format!("opening the history database {}", database.display()))?;
+    serve(listener, state, termination_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct User {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub room: String,
+    /// Position in the room: 1 for its first message, then each message one more. Never reused.
+    pub seq: u64,
     /// Server-assigned id, unique across rooms and time-ordered.
     pub id: String,
     /// The sender's id for this message, echoed so the sender can match its own messages.
@@ -58,6 +60,16 @@ pub struct ChatMessage {
     pub text: String,
     /// Server time of receipt, unix milliseconds.
     pub ts: i64,
+}
+
+/// One page of a room's history, oldest first: the answer to
+/// `GET /api/rooms/{room}/messages` and the first page the room page renders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub room: String,
+    pub messages: Vec<ChatMessage>,
+    /// Whether older messages exist before the first one in `messages`.
+    pub has_more: bool,
 }
 
 /// Frames a client sends.
@@ -70,6 +82,13 @@ pub enum ClientFrame {
         client_id: String,
         text: String,
     },
+    /// Subscribe to `room`. With `since`, first receive every message after that seq (the
+    /// last one the client holds), then live ones, with no gap and no duplicate between them.
+    Join {
+        room: String,
+        #[serde(default)]
+        since: Option<u64>,
+    },
 }
 
 /// Frames the server sends.
@@ -80,6 +99,20 @@ pub enum ServerFrame {
     Welcome { user: User, room: String },
     /// A message in a room you are in; the sender receives its own message too.
     Message(ChatMessage),
+    /// Your message is stored (committed): `seq` and `id` are final. Sent once per `send`,
+    /// and again, identical, for a retried `send` with the same `client_id`.
+    Ack {
+        room: String,
+        client_id: String,
+        id: String,
+        seq: u64,
+    },
+    /// Your `join` is complete: every message up to `head` has been sent to you; what follows
+    /// is live.
+    Joined { room: String, head: u64 },
+    /// You are too far behind (`since` is more than the server's resume limit before `head`):
+    /// load the latest page of history over HTTP, then `join` again from its last seq.
+    Resync { room: String, head: u64 },
     /// Your last frame was refused; the connection stays open.
     Error { code: ErrorCode, message: String },
 }
@@ -126,6 +159,14 @@ pub enum ErrorCode {
     UnknownRoom,
     /// A binary frame: Huddle speaks text frames only.
     BinaryNotSupported,
+    /// A `since` that is not a non-negative integer.
+    InvalidSeq,
+    /// A `since` beyond the room's last message: the client holds messages the server never
+    /// sent (another server's, or a reset database).
+    SeqBeyondHead,
+    /// The message could not be stored; it was not sent to anyone. Retry with the same
+    /// `client_id`.
+    StoreUnavailable,
 }
 
 /// Checks message text against the protocol's rules; shared by the composer (to not send what
@@ -156,6 +197,7 @@ mod tests {
     fn sample() -> ChatMessage {
         ChatMessage {
             room: LOBBY.into(),
+            seq: 1,
             id: "m1".into(),
             client_id: "c1".into(),
             user: User {
@@ -190,6 +232,47 @@ mod tests {
                 client_id: "a".into(),
                 text: "hi".into()
             }
+        );
+    }
+
+    #[test]
+    fn join_frame_parses_with_and_without_since() {
+        let with: ClientFrame =
+            serde_json::from_str(r#"{"type":"join","room":"lobby","since":7}"#).unwrap();
+        assert_eq!(
+            with,
+            ClientFrame::Join {
+                room: "lobby".into(),
+                since: Some(7)
+            }
+        );
+        let without: ClientFrame =
+            serde_json::from_str(r#"{"type":"join","room":"lobby"}"#).unwrap();
+        assert_eq!(
+            without,
+            ClientFrame::Join {
+                room: "lobby".into(),
+                since: None
+            }
+        );
+        assert!(serde_json::from_str::<ClientFrame>(
+            r#"{"type":"join","room":"lobby","since":-1}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn ack_frame_has_the_documented_shape() {
+        let json = ServerFrame::Ack {
+            room: "lobby".into(),
+            client_id: "c".into(),
+            id: "m".into(),
+            seq: 3,
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"ack","room":"lobby","client_id":"c","id":"m","seq":3}"#
         );
     }
 

@@ -10,10 +10,21 @@ use huddle::protocol::close_code;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Starts the binary on an ephemeral port and returns it with the URL it printed.
-async fn start_binary(extra_args: &[&str]) -> (Child, String) {
+/// A running binary, the URL it printed, and the directory holding its database.
+struct Running {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the binary on an ephemeral port with a fresh database.
+async fn start_binary(extra_args: &[&str]) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("huddle.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
         .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .arg("--database")
+        .arg(&database)
         .args(extra_args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -31,7 +42,11 @@ async fn start_binary(extra_args: &[&str]) -> (Child, String) {
     })
     .await
     .expect("the binary prints its URL");
-    (child, url)
+    Running {
+        child,
+        url,
+        _dir: dir,
+    }
 }
 
 fn send_signal(child: &Child, signal: &str) {
@@ -45,7 +60,12 @@ fn send_signal(child: &Child, signal: &str) {
 
 #[tokio::test]
 async fn sigterm_closes_every_socket_with_1001_and_exits_within_10_seconds() {
-    let (mut child, url) = start_binary(&[]).await;
+    let Running {
+        mut child,
+        url,
+        _dir,
+        ..
+    } = start_binary(&[]).await;
     let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
     let mut clients = Vec::new();
     for _ in 0..3 {
@@ -70,7 +90,12 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_within_10_seconds() {
 
 #[tokio::test]
 async fn sigint_stops_the_server_too() {
-    let (mut child, url) = start_binary(&[]).await;
+    let Running {
+        mut child,
+        url,
+        _dir,
+        ..
+    } = start_binary(&[]).await;
     let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
     let mut client = Client::connect(&ws_url, None).await;
     send_signal(&child, "-INT");
@@ -88,7 +113,7 @@ async fn sigint_stops_the_server_too() {
 #[tokio::test]
 async fn a_bad_flag_is_refused_with_a_clear_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", "not-an-address"])
+        .args(["--addr", "not-an-address", "--database", ":memory:"])
         .output()
         .await
         .unwrap();
@@ -98,11 +123,31 @@ async fn a_bad_flag_is_refused_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn an_unusable_database_path_is_reported_not_panicked_on() {
+    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--database",
+            "/nonexistent-dir/huddle.db",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("opening the history database /nonexistent-dir/huddle.db"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn a_busy_port_is_reported_not_panicked_on() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", &addr])
+        .args(["--addr", &addr, "--database", ":memory:"])
         .output()
         .await
         .unwrap();

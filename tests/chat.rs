@@ -5,7 +5,6 @@ mod common;
 use common::TestServer;
 use futures_util::SinkExt;
 use huddle::protocol::{close_code, ErrorCode, ServerFrame};
-use huddle::server::Config;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
@@ -152,7 +151,7 @@ async fn every_kind_of_bad_frame_gets_its_own_error_code() {
 async fn an_oversize_message_closes_the_connection_with_1009() {
     let server = TestServer::start().await;
     let mut alice = server.client().await;
-    let limit = Config::defaults().max_message_bytes;
+    let limit = server.config.max_message_bytes;
     alice.send_text(&"x".repeat(limit + 1)).await;
     let close = alice.close_frame().await;
     assert_eq!(u16::from(close.code), close_code::MESSAGE_TOO_BIG);
@@ -210,20 +209,22 @@ async fn shutdown_closes_every_client_with_1001() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_with_4008_and_others_are_unaffected() {
-    let mut config = Config::defaults();
-    config.queue_capacity = 32;
-    let server = TestServer::with_config(config).await;
+    let server = TestServer::start_with(|config| config.queue_capacity = 128).await;
     let mut sender = server.client().await;
     let mut stalled = server.client().await;
 
     // Enough data to fill the stalled client's kernel buffers (loopback autotunes them to a
-    // few MiB), after which its queue overflows. The sender waits for each of its own
-    // messages, so it is never the slow one.
+    // few MiB), after which its queue overflows. The sender reads back each burst of its own
+    // messages before the next, so it never falls behind.
     let text = "x".repeat(4_000);
-    let total = 4_000;
-    for n in 0..total {
-        sender.say(&format!("c-{n}"), &text).await;
-        assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
+    let (total, burst) = (4_000, 50);
+    for start in (0..total).step_by(burst) {
+        for n in start..start + burst {
+            sender.say(&format!("c-{n}"), &text).await;
+        }
+        for n in start..start + burst {
+            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
+        }
     }
     // Now the stalled client reads: some messages, in order, then the close that tells it
     // it missed the rest.
@@ -258,9 +259,7 @@ async fn the_diagnostic_echo_route_is_off_by_default() {
 #[tokio::test]
 async fn the_diagnostic_echo_route_echoes_when_enabled() {
     use futures_util::StreamExt;
-    let mut config = Config::defaults();
-    config.diagnostic_echo = true;
-    let server = TestServer::with_config(config).await;
+    let server = TestServer::start_with(|config| config.diagnostic_echo = true).await;
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/diagnostic/echo", server.addr))
             .await

@@ -3,26 +3,33 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ChatMessage, User};
+use crate::protocol::{HistoryPage, User};
+
+/// Messages on the first page the room renders, and per "Load older".
+pub const PAGE_SIZE: u32 = 50;
 
 /// What the room page needs to render before any socket is open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSnapshot {
-    pub room: String,
     /// The person viewing, if they have picked a name.
     pub me: Option<User>,
-    /// Recent messages, oldest first.
-    pub messages: Vec<ChatMessage>,
+    /// The latest page of history. The page joins the socket from its last seq, so nothing
+    /// sent between rendering and connecting is missed.
+    pub history: HistoryPage,
 }
 
 #[server(endpoint = "load_room")]
 pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
-    use crate::server::{hub::Hub, identity};
-    let hub = expect_context::<std::sync::Arc<Hub>>();
-    let me = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| identity::from_headers(&parts.headers));
-    let messages = hub.recent(&room).map_err(ServerFnError::new)?;
-    Ok(RoomSnapshot { room, me, messages })
+    let (state, me) = server_side::state_and_user();
+    let history = server_side::history(&state, &room, None).await?;
+    Ok(RoomSnapshot { me, history })
+}
+
+/// The page of history just before seq `before`.
+#[server(endpoint = "load_older")]
+pub async fn load_older(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
+    let (state, _) = server_side::state_and_user();
+    server_side::history(&state, &room, before).await
 }
 
 /// Remembers the display name in cookies. Works as a plain form post without JavaScript.
@@ -30,8 +37,7 @@ pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
 pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
     use crate::server::identity;
     use axum::http::{header::SET_COOKIE, HeaderValue};
-    let existing = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| identity::from_headers(&parts.headers));
+    let (_, existing) = server_side::state_and_user();
     let user = identity::named(&name, existing.as_ref()).ok_or_else(|| {
         ServerFnError::new(format!(
             "A display name has 1 to {} characters and no control characters.",
@@ -43,4 +49,33 @@ pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
         response.append_header(SET_COOKIE, HeaderValue::from_str(&cookie)?);
     }
     Ok(user)
+}
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use leptos::prelude::*;
+
+    use crate::protocol::{HistoryPage, User};
+    use crate::server::{history_api, identity, AppState};
+
+    /// The server's state and the requesting user, from Leptos context.
+    pub fn state_and_user() -> (AppState, Option<User>) {
+        let state = expect_context::<AppState>();
+        let user = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| identity::from_headers(&parts.headers));
+        (state, user)
+    }
+
+    pub async fn history(
+        state: &AppState,
+        room: &str,
+        before: Option<u64>,
+    ) -> Result<HistoryPage, ServerFnError> {
+        if !state.hub.has_room(room) {
+            return Err(ServerFnError::new(format!("room {room:?} does not exist")));
+        }
+        history_api::page(state.store.as_ref(), room, before, super::PAGE_SIZE)
+            .await
+            .map_err(ServerFnError::new)
+    }
 }

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::{ChatMessage, User};
+use crate::protocol::{ChatMessage, HistoryPage, User};
 
 /// WebSocket readyState values, as the browser reports them.
 pub mod ready_state {
@@ -23,8 +23,12 @@ pub struct Chat {
     pub ready_state: RwSignal<u16>,
     /// False once the person pressed "Disconnect": no automatic reconnect then.
     pub wants_connection: RwSignal<bool>,
-    /// Messages in the order the server sent them, without duplicates.
+    /// Stored messages in seq order, without duplicates.
     pub messages: RwSignal<Vec<ChatMessage>>,
+    /// Whether the server has messages older than the first one shown.
+    pub has_more: RwSignal<bool>,
+    /// Messages this page sent that have not come back from the server yet, in send order.
+    pub pending: RwSignal<Vec<PendingMessage>>,
     /// Who this page is: the name picked (from the cookie), else the guest the server assigned.
     pub me: RwSignal<Option<User>>,
     /// True once the person has picked a name; the composer is shown only then.
@@ -36,13 +40,24 @@ pub struct Chat {
     pub utc_offset_minutes: RwSignal<Option<i32>>,
 }
 
+/// A message sent from this page, shown before the server has stored and returned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMessage {
+    pub client_id: String,
+    pub text: String,
+    /// The server acknowledged it (stored, committed): shown as sent.
+    pub acked: bool,
+}
+
 impl Chat {
-    pub fn new(room: String, me: Option<User>, messages: Vec<ChatMessage>) -> Self {
+    pub fn new(me: Option<User>, history: HistoryPage) -> Self {
         Chat {
-            room: StoredValue::new(room),
+            room: StoredValue::new(history.room),
             ready_state: RwSignal::new(ready_state::CONNECTING),
             wants_connection: RwSignal::new(true),
-            messages: RwSignal::new(messages),
+            messages: RwSignal::new(history.messages),
+            has_more: RwSignal::new(history.has_more),
+            pending: RwSignal::new(Vec::new()),
             named: RwSignal::new(me.is_some()),
             me: RwSignal::new(me),
             notice: RwSignal::new(None),
@@ -50,14 +65,68 @@ impl Chat {
         }
     }
 
-    /// Adds a message unless it is already shown (the same id can arrive twice: once in the
-    /// server-rendered page and once live).
+    /// Shows a stored message in its place by seq, unless it is already shown. A message of
+    /// ours replaces its pending copy.
     pub fn receive(&self, message: ChatMessage) {
+        self.pending
+            .update(|pending| pending.retain(|p| p.client_id != message.client_id));
         self.messages.update(|messages| {
-            if !messages.iter().rev().any(|m| m.id == message.id) {
-                messages.push(message);
+            // Live messages almost always go last; the search handles resumes and older pages.
+            if let Err(at) = messages.binary_search_by_key(&message.seq, |m| m.seq) {
+                messages.insert(at, message);
             }
         });
+    }
+
+    /// The seq of the newest stored message shown: where a resume starts.
+    pub fn last_seq(&self) -> u64 {
+        self.messages
+            .with_untracked(|m| m.last().map_or(0, |m| m.seq))
+    }
+
+    /// The seq of the oldest message shown: where "Load older" continues.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.messages.with_untracked(|m| m.first().map(|m| m.seq))
+    }
+
+    /// Shows a message as pending the moment it is handed to the socket.
+    pub fn add_pending(&self, client_id: String, text: String) {
+        self.pending.update(|pending| {
+            pending.push(PendingMessage {
+                client_id,
+                text,
+                acked: false,
+            })
+        });
+    }
+
+    /// The server stored our message: mark it sent (its broadcast replaces it shortly).
+    pub fn acknowledge(&self, client_id: &str) {
+        self.pending.update(|pending| {
+            if let Some(p) = pending.iter_mut().find(|p| p.client_id == client_id) {
+                p.acked = true;
+            }
+        });
+    }
+
+    /// Pending messages the server has not acknowledged, to send again after a reconnect.
+    pub fn unacknowledged(&self) -> Vec<PendingMessage> {
+        self.pending
+            .with_untracked(|pending| pending.iter().filter(|p| !p.acked).cloned().collect())
+    }
+
+    /// Adds an older page in front of what is shown.
+    pub fn prepend(&self, page: HistoryPage) {
+        self.has_more.set(page.has_more);
+        for message in page.messages {
+            self.receive(message);
+        }
+    }
+
+    /// Replaces what is shown with the latest page (after the server said `resync`).
+    pub fn replace_with(&self, page: HistoryPage) {
+        self.has_more.set(page.has_more);
+        self.messages.set(page.messages);
     }
 
     pub fn is_mine(&self, message: &ChatMessage) -> bool {
@@ -114,6 +183,7 @@ mod tests {
     fn message(id: &str, user: &str) -> ChatMessage {
         ChatMessage {
             room: LOBBY.into(),
+            seq: id.parse().unwrap(),
             id: id.into(),
             client_id: format!("c{id}"),
             user: User {
@@ -129,17 +199,68 @@ mod tests {
     fn a_message_seen_twice_is_shown_once() {
         let owner = Owner::new();
         owner.with(|| {
-            let chat = Chat::new(LOBBY.into(), None, vec![message("1", "a")]);
-            chat.receive(message("1", "a"));
+            let chat = Chat::new(None, page(vec![message("1", "a")]));
+            chat.receive(message("3", "a"));
             chat.receive(message("2", "a"));
-            chat.receive(message("2", "a"));
+            chat.receive(message("3", "a"));
             let ids: Vec<String> = chat
                 .messages
                 .get_untracked()
                 .into_iter()
                 .map(|m| m.id)
                 .collect();
-            assert_eq!(ids, ["1", "2"]);
+            assert_eq!(ids, ["1", "2", "3"], "once each, in seq order");
+            assert_eq!(chat.last_seq(), 3);
+            assert_eq!(chat.first_seq(), Some(1));
+        });
+    }
+
+    fn page(messages: Vec<ChatMessage>) -> HistoryPage {
+        HistoryPage {
+            room: LOBBY.into(),
+            messages,
+            has_more: false,
+        }
+    }
+
+    #[test]
+    fn pending_becomes_sent_then_gives_way_to_the_stored_message() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new(None, page(vec![]));
+            chat.add_pending("c1".into(), "hello".into());
+            chat.add_pending("c2".into(), "again".into());
+            assert_eq!(chat.unacknowledged().len(), 2);
+            chat.acknowledge("c1");
+            assert!(chat.pending.get_untracked()[0].acked);
+            assert_eq!(chat.unacknowledged().len(), 1);
+            chat.receive(message("1", "me")); // client_id "c1"
+            assert_eq!(chat.pending.get_untracked().len(), 1);
+            assert_eq!(chat.messages.get_untracked().len(), 1);
+        });
+    }
+
+    #[test]
+    fn older_pages_go_in_front() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new(
+                None,
+                HistoryPage {
+                    room: LOBBY.into(),
+                    messages: vec![message("5", "a")],
+                    has_more: true,
+                },
+            );
+            chat.prepend(page(vec![message("3", "a"), message("4", "a")]));
+            let seqs: Vec<u64> = chat
+                .messages
+                .get_untracked()
+                .iter()
+                .map(|m| m.seq)
+                .collect();
+            assert_eq!(seqs, [3, 4, 5]);
+            assert!(!chat.has_more.get_untracked());
         });
     }
 
@@ -151,7 +272,7 @@ mod tests {
                 id: "me".into(),
                 name: "Same Name".into(),
             };
-            let chat = Chat::new(LOBBY.into(), Some(me), vec![]);
+            let chat = Chat::new(Some(me), page(vec![]));
             assert!(chat.is_mine(&message("1", "me")));
             assert!(!chat.is_mine(&message("2", "someone")));
         });

@@ -2,18 +2,44 @@
 
 use leptos::prelude::*;
 
+use crate::app::chat::PendingMessage;
 use crate::app::Chat;
 use crate::protocol::ChatMessage;
 
 #[component]
 pub fn MessageList() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let loading = RwSignal::new(false);
+    let load_older = move |_| {
+        loading.set(true);
+        let room = chat.room.with_value(Clone::clone);
+        let before = chat.first_seq();
+        leptos::task::spawn_local(async move {
+            match crate::app::api::load_older(room, before).await {
+                Ok(page) => chat.prepend(page),
+                Err(err) => chat
+                    .notice
+                    .set(Some(format!("Could not load older messages: {err}"))),
+            }
+            loading.set(false);
+        });
+    };
     view! {
+        <Show when=move || chat.has_more.get()>
+            <button type="button" class="load-older" on:click=load_older disabled=move || loading.get()>
+                "Load older messages"
+            </button>
+        </Show>
         <ol class="messages" role="log" aria-live="polite" aria-label="Messages">
             <For
                 each=move || chat.messages.get()
-                key=|message| message.id.clone()
+                key=|message| message.seq
                 children=move |message: ChatMessage| view! { <MessageItem message/> }
+            />
+            <For
+                each=move || chat.pending.get()
+                key=|pending| (pending.client_id.clone(), pending.acked)
+                children=move |pending: PendingMessage| view! { <PendingItem pending/> }
             />
         </ol>
     }
@@ -26,12 +52,36 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
     let ts = message.ts;
     let time = move || clock_time(ts, chat.utc_offset_minutes.get());
     view! {
-        <li class="message" class:mine=mine data-id=message.id.clone()>
+        <li class="message" class:mine=mine data-seq=message.seq.to_string() data-state="sent">
             <span class="author">{message.user.name}</span>
             {mine.then(|| view! { <span class="you">" (you)"</span> })}
             <time datetime=iso_utc(ts)>{time}</time>
+            {mine.then(|| view! { <span class="delivery" title="stored by the server">"✓ sent"</span> })}
             // Plain text: Leptos escapes it, so markup in a message is shown, never run.
             <p class="text">{message.text}</p>
+        </li>
+    }
+}
+
+/// One of our messages on its way: "sending…" until the server has stored it.
+#[component]
+fn PendingItem(pending: PendingMessage) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let name = move || {
+        chat.me
+            .with(|me| me.as_ref().map(|me| me.name.clone()).unwrap_or_default())
+    };
+    let (state, label) = if pending.acked {
+        ("sent", "✓ sent")
+    } else {
+        ("pending", "sending…")
+    };
+    view! {
+        <li class="message mine pending" data-state=state>
+            <span class="author">{name}</span>
+            <span class="you">" (you)"</span>
+            <span class="delivery">{label}</span>
+            <p class="text">{pending.text}</p>
         </li>
     }
 }

@@ -1,6 +1,6 @@
 //! The Leptos UI: the HTML shell and the chat room page.
 
-mod api;
+pub mod api;
 pub mod chat;
 mod composer;
 mod message_list;

@@ -30,8 +30,9 @@ pub fn RoomPage() -> impl IntoView {
 
 #[component]
 fn Room(snapshot: RoomSnapshot) -> impl IntoView {
-    let RoomSnapshot { room, me, messages } = snapshot;
-    let chat = Chat::new(room.clone(), me, messages);
+    let RoomSnapshot { me, history } = snapshot;
+    let room = history.room.clone();
+    let chat = Chat::new(me, history);
     provide_context(chat);
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {

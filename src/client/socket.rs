@@ -11,9 +11,10 @@ use leptos::prelude::{set_timeout_with_handle, GetUntracked, Set, TimeoutHandle,
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
+use crate::app::api::load_older;
 use crate::app::chat::ready_state;
 use crate::app::Chat;
-use crate::protocol::{close_code, ClientFrame, ServerFrame};
+use crate::protocol::{close_code, ClientFrame, ErrorCode, ServerFrame};
 
 /// Pause before reopening after an unexpected close.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -112,6 +113,7 @@ fn open(chat: Chat) -> Result<Link, JsValue> {
         if is_current() {
             chat.ready_state.set(ready_state::OPEN);
             chat.notice.set(None);
+            join_and_retry(chat);
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -146,6 +148,13 @@ fn handle_frame(chat: Chat, text: &str) {
             }
         }
         Ok(ServerFrame::Message(message)) => chat.receive(message),
+        Ok(ServerFrame::Ack { client_id, .. }) => chat.acknowledge(&client_id),
+        Ok(ServerFrame::Joined { .. }) => {}
+        Ok(ServerFrame::Resync { .. })
+        | Ok(ServerFrame::Error {
+            code: ErrorCode::SeqBeyondHead,
+            ..
+        }) => reload_latest(chat),
         Ok(ServerFrame::Error { message, .. }) => chat.notice.set(Some(message)),
         Err(err) => leptos::logging::warn!("ignoring a frame this page does not understand: {err}"),
     }

@@ -1,6 +1,7 @@
 //! Server settings, from command-line flags or `HUDDLE_*` environment variables.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -36,9 +37,14 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
     pub queue_capacity: usize,
 
-    /// Recent messages kept per room for the server-rendered page. Default 100.
-    #[arg(long, env = "HUDDLE_RECENT_PER_ROOM", default_value_t = crate::server::hub::DEFAULT_RECENT_PER_ROOM)]
-    pub recent_per_room: usize,
+    /// The SQLite database file holding message history; created on first run.
+    #[arg(long, env = "HUDDLE_DATABASE", default_value = "huddle.db")]
+    pub database: PathBuf,
+
+    /// Most messages a reconnecting client is sent to catch up. A client further behind is
+    /// told to `resync` (reload the latest page) instead. Default 1,000: a few hundred KiB.
+    #[arg(long, env = "HUDDLE_RESUME_LIMIT", default_value_t = 1_000)]
+    pub resume_limit: u64,
 
     /// Seconds to wait, on shutdown, for sockets to finish their close handshake before the
     /// process exits anyway. Default 8, so that the process is gone within 10 s of SIGTERM.
@@ -61,8 +67,11 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
-    /// Defaults, as if no flag or variable were given (for tests and embedding).
-    pub fn defaults() -> Self {
-        Config::parse_from(["huddle"])
+    /// Defaults, as if no flag or variable were given, with history in `database` (for
+    /// tests and embedding).
+    pub fn with_database(database: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["huddle"]);
+        config.database = database.into();
+        config
     }
 }

@@ -1,60 +1,51 @@
-//! The broadcast hub: rooms, their members, and their recent messages.
+//! The broadcast hub: rooms, their members, and the seq each room has published up to.
 //!
-//! Publishing a message serializes it once; every member's queue receives a refcounted clone
-//! of the same bytes. The hub never waits on a connection: a member whose queue is full is
-//! evicted (see [`crate::server::mailbox`]), so one slow client cannot hold up a room.
+//! The hub fans out messages that are already stored (the committer hands them over in seq
+//! order). Publishing serializes a message once; every member's queue receives a refcounted
+//! clone of the same bytes. The hub never waits on a connection: a member whose queue is full
+//! is evicted (see [`crate::server::mailbox`]), so one slow client cannot hold up a room.
+//!
+//! Joining returns the room's published head under the same lock that publishing takes: every
+//! message up to that head must come from the store, every later one arrives in the mailbox.
+//! That seam is what makes resume gap-free and duplicate-free.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
 
-use crate::protocol::{ChatMessage, User};
-use crate::server::mailbox::{ConnectionId, Offer, Subscriber};
-
-/// Default number of recent messages each room keeps for the server-rendered page.
-pub const DEFAULT_RECENT_PER_ROOM: usize = 100;
+use crate::protocol::ChatMessage;
+use crate::server::mailbox::{ConnectionId, Delivery, Offer, Subscriber};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HubError {
     #[error("room {0:?} does not exist")]
     UnknownRoom(String),
-    #[error("this connection has not joined room {0:?}")]
-    NotAMember(String),
-}
-
-/// A message to post, as the socket task hands it over.
-#[derive(Debug)]
-pub struct Post<'a> {
-    pub room: &'a str,
-    pub author: &'a User,
-    /// `None` for clients that sent plain text: the hub picks one.
-    pub client_id: Option<String>,
-    pub text: String,
 }
 
 pub struct Hub {
     /// The set of rooms is fixed when the hub is built, so looking one up takes no lock.
     rooms: HashMap<String, Room>,
-    /// How many recent messages each room keeps.
-    recent_limit: usize,
 }
 
-/// One room. A single mutex covers members and recent messages so that every member sees
-/// messages in the same order as the room's log.
+/// One room. A single mutex covers members and head so that joining and publishing are
+/// ordered: a joiner either gets a message from the store (seq ≤ the head it saw) or in its
+/// mailbox (seq > head), never both and never neither.
 struct Room {
+    name: Arc<str>,
     state: Mutex<RoomState>,
 }
 
 #[derive(Default)]
 struct RoomState {
     members: HashMap<ConnectionId, Subscriber>,
-    recent: VecDeque<ChatMessage>,
+    /// Seq of the last message published.
+    head: u64,
 }
 
 impl Hub {
-    pub fn new<I, S>(rooms: I, recent_limit: usize) -> Self
+    /// A hub with `rooms`, each starting at the head the store reports (0 if absent).
+    pub fn new<I, S>(rooms: I, heads: &[(String, u64)]) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -62,16 +53,22 @@ impl Hub {
         let rooms = rooms
             .into_iter()
             .map(|name| {
+                let name: String = name.into();
+                let head = heads
+                    .iter()
+                    .find(|(room, _)| *room == name)
+                    .map_or(0, |(_, head)| *head);
                 let room = Room {
-                    state: Mutex::new(RoomState::default()),
+                    name: Arc::from(name.as_str()),
+                    state: Mutex::new(RoomState {
+                        members: HashMap::new(),
+                        head,
+                    }),
                 };
-                (name.into(), room)
+                (name, room)
             })
             .collect();
-        Hub {
-            rooms,
-            recent_limit,
-        }
+        Hub { rooms }
     }
 
     fn room(&self, name: &str) -> Result<&Room, HubError> {
@@ -80,18 +77,16 @@ impl Hub {
             .ok_or_else(|| HubError::UnknownRoom(name.to_owned()))
     }
 
-    /// Adds a connection to a room; it receives every message published after this call.
-    pub fn join(&self, room: &str, subscriber: Subscriber) -> Result<(), HubError> {
-        let mut state = self.room(room)?.lock();
-        state.members.insert(subscriber.id, subscriber);
-        Ok(())
+    pub fn has_room(&self, name: &str) -> bool {
+        self.rooms.contains_key(name)
     }
 
-    /// Removes a connection from a room. Leaving a room one is not in is not an error.
-    pub fn leave(&self, room: &str, connection: ConnectionId) {
-        if let Ok(room) = self.room(room) {
-            room.lock().members.remove(&connection);
-        }
+    /// Adds (or re-adds) a connection to a room. It receives every message published after
+    /// this call; the returned head is the last seq it will *not* receive from the hub.
+    pub fn join(&self, room: &str, subscriber: Subscriber) -> Result<u64, HubError> {
+        let mut state = self.room(room)?.lock();
+        state.members.insert(subscriber.id, subscriber);
+        Ok(state.head)
     }
 
     /// Removes a connection from every room (the socket task calls this when it ends).
@@ -101,41 +96,28 @@ impl Hub {
         }
     }
 
-    /// Stores `post` in the room's recent log and queues it for every member, the sender
-    /// included. Returns the message as broadcast.
-    pub fn publish(&self, sender: ConnectionId, post: Post<'_>) -> Result<ChatMessage, HubError> {
-        let room = self.room(post.room)?;
-        let message = ChatMessage {
-            room: post.room.to_owned(),
-            id: uuid::Uuid::now_v7().to_string(),
-            client_id: post
-                .client_id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            user: post.author.clone(),
-            text: post.text,
-            ts: unix_millis(),
-        };
+    /// Queues a stored message for every member of its room, the sender included. Messages
+    /// must come in seq order; one at or below the head was already published and is skipped.
+    pub fn publish(&self, message: &ChatMessage) -> Result<(), HubError> {
+        let room = self.room(&message.room)?;
         // Serialized once, outside the lock; each member gets a refcounted clone.
         let frame = Utf8Bytes::from(message.to_frame_json());
-
         let mut state = room.lock();
-        if !state.members.contains_key(&sender) {
-            return Err(HubError::NotAMember(post.room.to_owned()));
+        if message.seq <= state.head {
+            return Ok(());
         }
-        state.recent.push_back(message.clone());
-        while state.recent.len() > self.recent_limit {
-            state.recent.pop_front();
-        }
+        state.head = message.seq;
         let mut departed = Vec::new();
         for (id, member) in &state.members {
-            match member.offer(frame.clone()) {
+            let delivery = Delivery {
+                room: room.name.clone(),
+                seq: message.seq,
+                frame: frame.clone(),
+            };
+            match member.offer(delivery) {
                 Offer::Queued => {}
                 Offer::Evicted => {
-                    tracing::warn!(
-                        connection = *id,
-                        room = post.room,
-                        "evicting slow consumer: its queue is full"
-                    );
+                    tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
                     departed.push(*id);
                 }
                 Offer::Gone => departed.push(*id),
@@ -144,12 +126,12 @@ impl Hub {
         for id in departed {
             state.members.remove(&id);
         }
-        Ok(message)
+        Ok(())
     }
 
-    /// The room's most recent messages, oldest first.
-    pub fn recent(&self, room: &str) -> Result<Vec<ChatMessage>, HubError> {
-        Ok(self.room(room)?.lock().recent.iter().cloned().collect())
+    /// The last seq published in `room`.
+    pub fn head(&self, room: &str) -> Result<u64, HubError> {
+        Ok(self.room(room)?.lock().head)
     }
 
     pub fn member_count(&self, room: &str) -> Result<usize, HubError> {
@@ -167,69 +149,64 @@ impl Room {
     }
 }
 
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ServerFrame;
+    use crate::protocol::{ServerFrame, User};
     use crate::server::mailbox::{mailbox, Mailbox};
 
-    fn ada() -> User {
-        User {
-            id: "u-ada".into(),
-            name: "Ada".into(),
+    fn message(seq: u64) -> ChatMessage {
+        ChatMessage {
+            room: "lobby".into(),
+            seq,
+            id: format!("m{seq}"),
+            client_id: format!("c{seq}"),
+            user: User {
+                id: "u-ada".into(),
+                name: "Ada".into(),
+            },
+            text: seq.to_string(),
+            ts: 0,
         }
     }
 
-    fn post<'a>(author: &'a User, text: &str) -> Post<'a> {
-        Post {
-            room: "lobby",
-            author,
-            client_id: Some(format!("c-{text}")),
-            text: text.into(),
-        }
-    }
-
-    fn joined(hub: &Hub, id: ConnectionId, capacity: usize) -> Mailbox {
+    fn joined(hub: &Hub, id: ConnectionId, capacity: usize) -> (u64, Mailbox) {
         let (sub, mailbox) = mailbox(id, capacity);
-        hub.join("lobby", sub).unwrap();
-        mailbox
+        let head = hub.join("lobby", sub).unwrap();
+        (head, mailbox)
     }
 
     fn next_message(mailbox: &mut Mailbox) -> ChatMessage {
-        let frame = mailbox.frames.try_recv().expect("a queued frame");
-        match serde_json::from_str(frame.as_str()).unwrap() {
-            ServerFrame::Message(m) => m,
+        let delivery = mailbox.frames.try_recv().expect("a queued frame");
+        match serde_json::from_str(delivery.frame.as_str()).unwrap() {
+            ServerFrame::Message(m) => {
+                assert_eq!(m.seq, delivery.seq);
+                m
+            }
             other => panic!("expected a message, got {other:?}"),
         }
     }
 
     #[test]
     fn every_member_gets_one_copy_sender_included() {
-        let hub = Hub::new(["lobby"], 10);
-        let mut a = joined(&hub, 1, 8);
-        let mut b = joined(&hub, 2, 8);
-        let sent = hub.publish(1, post(&ada(), "hello")).unwrap();
-        assert_eq!(next_message(&mut a), sent);
-        assert_eq!(next_message(&mut b), sent);
+        let hub = Hub::new(["lobby"], &[]);
+        let (_, mut a) = joined(&hub, 1, 8);
+        let (_, mut b) = joined(&hub, 2, 8);
+        hub.publish(&message(1)).unwrap();
+        assert_eq!(next_message(&mut a), message(1));
+        assert_eq!(next_message(&mut b), message(1));
         assert!(a.frames.try_recv().is_err());
         assert!(b.frames.try_recv().is_err());
     }
 
     #[test]
     fn broadcast_is_serialized_once_and_shared() {
-        let hub = Hub::new(["lobby"], 10);
-        let mut a = joined(&hub, 1, 8);
-        let mut b = joined(&hub, 2, 8);
-        hub.publish(1, post(&ada(), "x")).unwrap();
-        let fa = a.frames.try_recv().unwrap();
-        let fb = b.frames.try_recv().unwrap();
+        let hub = Hub::new(["lobby"], &[]);
+        let (_, mut a) = joined(&hub, 1, 8);
+        let (_, mut b) = joined(&hub, 2, 8);
+        hub.publish(&message(1)).unwrap();
+        let fa = a.frames.try_recv().unwrap().frame;
+        let fb = b.frames.try_recv().unwrap().frame;
         assert_eq!(
             fa.as_str().as_ptr(),
             fb.as_str().as_ptr(),
@@ -238,41 +215,38 @@ mod tests {
     }
 
     #[test]
-    fn messages_keep_their_order_for_everyone() {
-        let hub = Hub::new(["lobby"], 10);
-        let mut a = joined(&hub, 1, 8);
-        for text in ["1", "2", "3"] {
-            hub.publish(1, post(&ada(), text)).unwrap();
-        }
-        let texts: Vec<_> = (0..3).map(|_| next_message(&mut a).text).collect();
-        assert_eq!(texts, ["1", "2", "3"]);
+    fn join_reports_the_head_and_receives_only_what_follows() {
+        let hub = Hub::new(["lobby"], &[("lobby".to_owned(), 7)]);
+        let (head, mut a) = joined(&hub, 1, 8);
+        assert_eq!(head, 7);
+        hub.publish(&message(8)).unwrap();
+        let (head, mut b) = joined(&hub, 2, 8);
+        assert_eq!(head, 8);
+        hub.publish(&message(9)).unwrap();
+        assert_eq!(next_message(&mut a).seq, 8);
+        assert_eq!(next_message(&mut a).seq, 9);
+        assert_eq!(next_message(&mut b).seq, 9);
+        assert!(b.frames.try_recv().is_err());
     }
 
     #[test]
-    fn recent_keeps_the_last_n_oldest_first() {
-        let hub = Hub::new(["lobby"], 2);
-        let _a = joined(&hub, 1, 8);
-        for text in ["1", "2", "3"] {
-            hub.publish(1, post(&ada(), text)).unwrap();
-        }
-        let texts: Vec<_> = hub
-            .recent("lobby")
-            .unwrap()
-            .into_iter()
-            .map(|m| m.text)
-            .collect();
-        assert_eq!(texts, ["2", "3"]);
+    fn an_already_published_seq_is_not_sent_again() {
+        let hub = Hub::new(["lobby"], &[]);
+        let (_, mut a) = joined(&hub, 1, 8);
+        hub.publish(&message(1)).unwrap();
+        hub.publish(&message(1)).unwrap();
+        next_message(&mut a);
+        assert!(a.frames.try_recv().is_err());
     }
 
     #[test]
     fn slow_member_is_evicted_and_others_keep_receiving() {
-        let hub = Hub::new(["lobby"], 10);
-        let mut fast = joined(&hub, 1, 16);
-        let slow = joined(&hub, 2, 2);
-        for n in 0..5 {
-            hub.publish(1, post(&ada(), &n.to_string())).unwrap();
-            // The fast reader keeps up.
-            assert_eq!(next_message(&mut fast).text, n.to_string());
+        let hub = Hub::new(["lobby"], &[]);
+        let (_, mut fast) = joined(&hub, 1, 16);
+        let (_, slow) = joined(&hub, 2, 2);
+        for seq in 1..=5 {
+            hub.publish(&message(seq)).unwrap();
+            assert_eq!(next_message(&mut fast).seq, seq);
         }
         assert!(
             slow.evicted.is_cancelled(),
@@ -283,49 +257,33 @@ mod tests {
 
     #[test]
     fn departed_members_are_pruned_on_publish() {
-        let hub = Hub::new(["lobby"], 10);
+        let hub = Hub::new(["lobby"], &[]);
         let _a = joined(&hub, 1, 8);
         drop(joined(&hub, 2, 8));
-        hub.publish(1, post(&ada(), "x")).unwrap();
+        hub.publish(&message(1)).unwrap();
         assert_eq!(hub.member_count("lobby").unwrap(), 1);
     }
 
     #[test]
-    fn unknown_room_and_non_member_are_refused_and_nothing_is_stored() {
-        let hub = Hub::new(["lobby", "other"], 10);
-        let _a = joined(&hub, 1, 8);
-        let author = ada();
-        let mut p = post(&author, "x");
-        p.room = "nowhere";
+    fn unknown_rooms_are_refused() {
+        let hub = Hub::new(["lobby"], &[]);
+        let mut m = message(1);
+        m.room = "nowhere".into();
         assert_eq!(
-            hub.publish(1, p),
+            hub.publish(&m),
             Err(HubError::UnknownRoom("nowhere".into()))
         );
-        let mut p = post(&author, "x");
-        p.room = "other";
-        assert_eq!(hub.publish(1, p), Err(HubError::NotAMember("other".into())));
-        assert!(hub.recent("other").unwrap().is_empty());
+        let (sub, _mailbox) = mailbox(1, 1);
         assert_eq!(
-            hub.publish(9, post(&ada(), "x")),
-            Err(HubError::NotAMember("lobby".into()))
+            hub.join("nowhere", sub),
+            Err(HubError::UnknownRoom("nowhere".into()))
         );
-        assert!(hub.recent("lobby").unwrap().is_empty());
-    }
-
-    #[test]
-    fn plain_text_posts_get_a_generated_client_id() {
-        let hub = Hub::new(["lobby"], 10);
-        let _a = joined(&hub, 1, 8);
-        let author = ada();
-        let mut p = post(&author, "x");
-        p.client_id = None;
-        let m = hub.publish(1, p).unwrap();
-        assert_eq!(m.client_id.len(), 36);
+        assert!(!hub.has_room("nowhere"));
     }
 
     #[test]
     fn leave_all_removes_the_connection() {
-        let hub = Hub::new(["lobby"], 10);
+        let hub = Hub::new(["lobby"], &[]);
         let _a = joined(&hub, 1, 8);
         hub.leave_all(1);
         assert_eq!(hub.member_count("lobby").unwrap(), 0);

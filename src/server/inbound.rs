@@ -2,6 +2,13 @@
 
 use crate::protocol::{check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MAX_CLIENT_ID_LEN};
 
+/// A validated client frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Send(SendRequest),
+    Join { room: String, since: Option<u64> },
+}
+
 /// A validated request to post a message.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SendRequest {
@@ -60,30 +67,34 @@ impl From<ErrorCode> for Refusal {
 ///
 /// A frame whose first non-blank character is `{` is JSON and must be a valid protocol frame;
 /// anything else is plain text posted to the lobby, so `ws.send("hi")` or websocat can chat.
-pub fn parse_text_frame(frame: &str) -> Result<SendRequest, Refusal> {
+pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
     if !frame.trim_start().starts_with('{') {
         check_text(frame)?;
-        return Ok(SendRequest {
+        return Ok(Request::Send(SendRequest {
             room: LOBBY.to_owned(),
             client_id: None,
             text: frame.to_owned(),
-        });
+        }));
     }
     // The happy path parses once; only a refused frame is parsed again to say why.
-    let ClientFrame::Send {
-        room,
-        client_id,
-        text,
-    } = serde_json::from_str::<ClientFrame>(frame).map_err(|_| diagnose(frame))?;
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
-        return Err(ErrorCode::InvalidClientId.into());
+    match serde_json::from_str::<ClientFrame>(frame).map_err(|_| diagnose(frame))? {
+        ClientFrame::Send {
+            room,
+            client_id,
+            text,
+        } => {
+            if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+                return Err(ErrorCode::InvalidClientId.into());
+            }
+            check_text(&text)?;
+            Ok(Request::Send(SendRequest {
+                room,
+                client_id: Some(client_id),
+                text,
+            }))
+        }
+        ClientFrame::Join { room, since } => Ok(Request::Join { room, since }),
     }
-    check_text(&text)?;
-    Ok(SendRequest {
-        room,
-        client_id: Some(client_id),
-        text,
-    })
 }
 
 /// Says precisely why `frame` is not a valid [`ClientFrame`].
@@ -94,8 +105,8 @@ fn diagnose(frame: &str) -> Refusal {
             return Refusal::new(ErrorCode::MalformedJson, format!("malformed JSON: {err}"))
         }
     };
-    match value.get("type").and_then(|t| t.as_str()) {
-        Some("send") => {}
+    let kind = match value.get("type").and_then(|t| t.as_str()) {
+        Some(kind @ ("send" | "join")) => kind.to_owned(),
         Some(other) => {
             return Refusal::new(
                 ErrorCode::UnknownType,
@@ -103,6 +114,16 @@ fn diagnose(frame: &str) -> Refusal {
             )
         }
         None => return Refusal::new(ErrorCode::UnknownType, "frame has no string \"type\" field"),
+    };
+    if kind == "join" {
+        if let Some(since) = value.get("since").filter(|s| !s.is_null()) {
+            if since.as_u64().is_none() {
+                return Refusal::new(
+                    ErrorCode::InvalidSeq,
+                    format!("\"since\" must be a non-negative integer seq, got {since}"),
+                );
+            }
+        }
     }
     let detail = serde_json::from_value::<ClientFrame>(value)
         .err()
@@ -110,7 +131,7 @@ fn diagnose(frame: &str) -> Refusal {
         .unwrap_or_default();
     Refusal::new(
         ErrorCode::InvalidFrame,
-        format!("invalid \"send\" frame: {detail}; expected room, client_id and text strings"),
+        format!("invalid {kind:?} frame: {detail}"),
     )
 }
 
@@ -124,7 +145,9 @@ mod tests {
 
     #[test]
     fn plain_text_goes_to_the_lobby() {
-        let req = parse_text_frame("hi there").unwrap();
+        let Request::Send(req) = parse_text_frame("hi there").unwrap() else {
+            panic!("expected a send")
+        };
         assert_eq!(req.room, LOBBY);
         assert_eq!(req.client_id, None);
         assert_eq!(req.text, "hi there");
@@ -132,10 +155,40 @@ mod tests {
 
     #[test]
     fn json_send_is_accepted() {
-        let req =
-            parse_text_frame(r#" {"type":"send","room":"r","client_id":"c","text":"x"}"#).unwrap();
+        let Request::Send(req) =
+            parse_text_frame(r#" {"type":"send","room":"r","client_id":"c","text":"x"}"#).unwrap()
+        else {
+            panic!("expected a send")
+        };
         assert_eq!(req.client_id.as_deref(), Some("c"));
         assert_eq!(req.room, "r");
+    }
+
+    #[test]
+    fn join_is_accepted_with_or_without_since() {
+        assert_eq!(
+            parse_text_frame(r#"{"type":"join","room":"lobby","since":4}"#).unwrap(),
+            Request::Join {
+                room: "lobby".into(),
+                since: Some(4)
+            }
+        );
+        assert_eq!(
+            parse_text_frame(r#"{"type":"join","room":"lobby"}"#).unwrap(),
+            Request::Join {
+                room: "lobby".into(),
+                since: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_since_is_an_invalid_seq() {
+        for since in ["-1", "\"7\"", "1.5", "[]"] {
+            let frame = format!(r#"{{"type":"join","room":"lobby","since":{since}}}"#);
+            assert_eq!(code(&frame), ErrorCode::InvalidSeq, "{frame}");
+        }
+        assert_eq!(code(r#"{"type":"join"}"#), ErrorCode::InvalidFrame);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
 //! so the client knows it missed messages and must reconnect.
 
+use std::sync::Arc;
+
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -13,12 +15,22 @@ use tokio_util::sync::CancellationToken;
 /// Identifies one socket connection for the lifetime of the process.
 pub type ConnectionId = u64;
 
+/// One broadcast frame on its way to one connection.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The room it belongs to; shared by every delivery of the room (a refcount, no copy).
+    pub room: Arc<str>,
+    /// The message's seq, so the socket task can skip what it already sent while resuming.
+    pub seq: u64,
+    /// The serialized frame, shared between all recipients.
+    pub frame: Utf8Bytes,
+}
+
 /// The hub's handle on a connection. Cheap to clone: one per room the connection is in.
 #[derive(Clone, Debug)]
 pub struct Subscriber {
     pub id: ConnectionId,
-    /// Serialized frames, shared between all recipients of a broadcast (a clone is a refcount).
-    queue: mpsc::Sender<Utf8Bytes>,
+    queue: mpsc::Sender<Delivery>,
     /// Cancelled when the hub gives up on this connection because its queue overflowed.
     evicted: CancellationToken,
 }
@@ -26,7 +38,7 @@ pub struct Subscriber {
 /// The socket task's end: frames to write, and the eviction signal.
 #[derive(Debug)]
 pub struct Mailbox {
-    pub frames: mpsc::Receiver<Utf8Bytes>,
+    pub frames: mpsc::Receiver<Delivery>,
     pub evicted: CancellationToken,
 }
 
@@ -56,8 +68,8 @@ pub fn mailbox(id: ConnectionId, capacity: usize) -> (Subscriber, Mailbox) {
 
 impl Subscriber {
     /// Offers a frame without waiting; a full queue evicts the subscriber.
-    pub fn offer(&self, frame: Utf8Bytes) -> Offer {
-        match self.queue.try_send(frame) {
+    pub fn offer(&self, delivery: Delivery) -> Offer {
+        match self.queue.try_send(delivery) {
             Ok(()) => Offer::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.evicted.cancel();
@@ -76,24 +88,32 @@ impl Subscriber {
 mod tests {
     use super::*;
 
+    fn delivery(seq: u64) -> Delivery {
+        Delivery {
+            room: Arc::from("lobby"),
+            seq,
+            frame: Utf8Bytes::from(seq.to_string()),
+        }
+    }
+
     #[test]
     fn full_queue_evicts_instead_of_dropping_silently() {
         let (sub, mut mailbox) = mailbox(1, 2);
-        assert_eq!(sub.offer("a".into()), Offer::Queued);
-        assert_eq!(sub.offer("b".into()), Offer::Queued);
+        assert_eq!(sub.offer(delivery(1)), Offer::Queued);
+        assert_eq!(sub.offer(delivery(2)), Offer::Queued);
         assert!(!mailbox.evicted.is_cancelled());
-        assert_eq!(sub.offer("c".into()), Offer::Evicted);
+        assert_eq!(sub.offer(delivery(3)), Offer::Evicted);
         assert!(mailbox.evicted.is_cancelled());
         assert!(sub.is_evicted());
         // What was queued before the overflow is still there, in order.
-        assert_eq!(mailbox.frames.try_recv().unwrap().as_str(), "a");
-        assert_eq!(mailbox.frames.try_recv().unwrap().as_str(), "b");
+        assert_eq!(mailbox.frames.try_recv().unwrap().seq, 1);
+        assert_eq!(mailbox.frames.try_recv().unwrap().seq, 2);
     }
 
     #[test]
     fn closed_mailbox_reports_gone() {
         let (sub, mailbox) = mailbox(1, 2);
         drop(mailbox);
-        assert_eq!(sub.offer("a".into()), Offer::Gone);
+        assert_eq!(sub.offer(delivery(1)), Offer::Gone);
     }
 }

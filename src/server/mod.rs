@@ -1,7 +1,9 @@
 //! Everything that runs only on the server (feature `ssr`).
 
+pub mod committer;
 pub mod config;
 pub mod echo;
+pub mod history_api;
 pub mod hub;
 pub mod identity;
 pub mod inbound;
@@ -11,6 +13,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod socket_policy;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod ws;
 

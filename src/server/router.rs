@@ -7,20 +7,24 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
 use crate::server::state::AppState;
-use crate::server::{echo, ws};
+use crate::server::{echo, history_api, ws};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let mut router = Router::new().route("/ws", get(ws::upgrade));
+    let mut router = Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/api/rooms/{room}/messages", get(history_api::messages));
     if state.config.diagnostic_echo {
         router = router.route("/diagnostic/echo", get(echo::upgrade));
     }
-    // Components and server functions reach the hub through Leptos context.
-    let hub = state.hub.clone();
-    let provide_hub = move || provide_context(hub.clone());
+    // Components and server functions reach the server's state through Leptos context.
+    let context = state.clone();
+    let provide_state = move || provide_context(context.clone());
     let options = state.leptos_options.clone();
     router
-        .leptos_routes_with_context(&state, routes, provide_hub, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, provide_state, move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::server::committer::Committer;
 use crate::server::config::Config;
 use crate::server::hub::Hub;
 use crate::server::mailbox::ConnectionId;
 use crate::server::shutdown::Shutdown;
+use crate::server::store::{SqliteStore, Store, StoreError};
 
 /// One cheap handle on everything shared: cloning it clones a few `Arc`s.
 #[derive(Clone, FromRef)]
@@ -17,21 +19,30 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
+    /// Message history: read directly, written only through `committer`.
+    pub store: Arc<dyn Store>,
+    pub committer: Committer,
     pub shutdown: Shutdown,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
     next_connection: Arc<AtomicU64>,
 }
 
 impl AppState {
-    pub fn new(config: Config, leptos_options: LeptosOptions) -> Self {
-        let hub = Hub::new(config.rooms(), config.recent_per_room);
-        AppState {
+    /// Opens the history database and starts the hub where the history left off.
+    pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StoreError> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).await?);
+        let heads = store.heads().await?;
+        let hub = Arc::new(Hub::new(config.rooms(), &heads));
+        let (committer, _writer) = Committer::start(store.clone(), hub.clone());
+        Ok(AppState {
             leptos_options,
             config: Arc::new(config),
-            hub: Arc::new(hub),
+            hub,
+            store,
+            committer,
             shutdown: Shutdown::new(),
             next_connection: Arc::new(AtomicU64::new(1)),
-        }
+        })
     }
 
     pub fn next_connection_id(&self) -> ConnectionId {

@@ -6,21 +6,27 @@
 //! [`crate::protocol::close_code`]), and it keeps reading until the peer's close arrives so the
 //! close is clean on both sides.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::protocol::{close_code, ErrorCode, ServerFrame, User, LOBBY};
-use crate::server::hub::{Hub, Post};
-use crate::server::inbound::{parse_text_frame, Refusal};
-use crate::server::mailbox::{mailbox, ConnectionId, Mailbox};
+use crate::server::committer::{CommitError, Committer};
+use crate::server::hub::Hub;
+use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
+use crate::server::mailbox::{mailbox, ConnectionId, Delivery, Mailbox, Subscriber};
 use crate::server::shutdown::Shutdown;
 use crate::server::state::AppState;
+use crate::server::store::{Appended, NewMessage, Store};
 use crate::server::{identity, socket_policy};
 
 /// How long to wait for the peer's half of a close handshake before dropping the connection.
@@ -31,10 +37,17 @@ pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// then costs one syscall per batch instead of one per frame.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
+/// Close code for a server-side failure (RFC 6455 §7.4.1).
+const INTERNAL_ERROR: u16 = 1011;
+
 /// Retry-After, in seconds, on upgrades refused during shutdown.
 const RETRY_AFTER_SECS: &str = "5";
 
-/// `GET /ws`: upgrades to a chat connection in the lobby.
+/// Most sends of one connection waiting for their commit. Past it the socket task stops
+/// reading that client until acks catch up: backpressure instead of unbounded memory.
+const MAX_SENDS_IN_FLIGHT: usize = 64;
+
+/// `GET /ws`: upgrades to a chat connection, in the lobby from the start.
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -45,23 +58,21 @@ pub async fn upgrade(
     }
     let user = identity::from_headers(&headers).unwrap_or_else(identity::guest);
     let guard = state.shutdown.guard();
-    let id = state.next_connection_id();
-    let (subscriber, mailbox) = mailbox(id, state.config.queue_capacity);
     let session = Session {
-        id,
+        id: state.next_connection_id(),
         user,
         hub: state.hub.clone(),
+        store: state.store.clone(),
+        committer: state.committer.clone(),
         shutdown: state.shutdown.clone(),
+        queue_capacity: state.config.queue_capacity,
+        resume_limit: state.config.resume_limit,
     };
-    if let Err(err) = state.hub.join(LOBBY, subscriber) {
-        tracing::error!(%err, "the lobby is missing");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
         .on_upgrade(move |socket: WebSocket| async move {
             let _guard = guard;
-            session.run(socket, mailbox).await;
+            session.run(socket).await;
         })
 }
 
@@ -79,7 +90,11 @@ pub struct Session {
     pub id: ConnectionId,
     pub user: User,
     pub hub: Arc<Hub>,
+    pub store: Arc<dyn Store>,
+    pub committer: Committer,
     pub shutdown: Shutdown,
+    pub queue_capacity: usize,
+    pub resume_limit: u64,
 }
 
 /// How the chat loop ended, which decides how the connection is closed.
@@ -93,15 +108,34 @@ pub enum Ending {
     Vanished,
 }
 
+/// A send waiting for its commit: the client_id it answers, and the outcome.
+type AckFuture = Pin<Box<dyn Future<Output = (String, Result<Appended, CommitError>)> + Send>>;
+
+/// What the socket task tracks about one connection while it runs.
+struct Connection {
+    subscriber: Subscriber,
+    /// Per joined room, the last seq sent to this client. Hub deliveries at or below it were
+    /// already sent while catching up, and are skipped.
+    delivered: HashMap<String, u64>,
+    /// Sends in submission order; acks go out in that order.
+    acks: FuturesOrdered<AckFuture>,
+}
+
 impl Session {
     /// Runs the connection to its end. Generic over the socket so that it can be driven by
     /// in-memory channels in tests.
-    pub async fn run<S>(self, mut socket: S, mut mailbox: Mailbox)
+    pub async fn run<S>(self, mut socket: S)
     where
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
     {
         tracing::info!(connection = self.id, user = %self.user.name, "connected");
-        let ending = self.chat(&mut socket, &mut mailbox).await;
+        let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
+        let mut connection = Connection {
+            subscriber,
+            delivered: HashMap::new(),
+            acks: FuturesOrdered::new(),
+        };
+        let ending = self.chat(&mut socket, &mut mailbox, &mut connection).await;
         self.hub.leave_all(self.id);
         // Frames still queued are dropped with the mailbox: the close code tells the client.
         drop(mailbox);
@@ -109,20 +143,35 @@ impl Session {
         close(socket, ending).await;
     }
 
-    async fn chat<S>(&self, socket: &mut S, mailbox: &mut Mailbox) -> Ending
+    async fn chat<S>(
+        &self,
+        socket: &mut S,
+        mailbox: &mut Mailbox,
+        connection: &mut Connection,
+    ) -> Ending
     where
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
     {
+        // Every connection starts in the lobby, live from now, so a plain client can chat at
+        // once; a page then sends `join` with the last seq it holds to catch up.
+        match self.hub.join(LOBBY, connection.subscriber.clone()) {
+            Ok(head) => connection.delivered.insert(LOBBY.to_owned(), head),
+            Err(err) => {
+                tracing::error!(%err, "the lobby is missing");
+                return Ending::Close(INTERNAL_ERROR, "server misconfigured");
+            }
+        };
         let welcome = ServerFrame::Welcome {
             user: self.user.clone(),
             room: LOBBY.to_owned(),
         };
-        if socket.send(text_message(welcome.to_json())).await.is_err() {
+        if send_json(socket, welcome.to_json()).await.is_err() {
             return Ending::Vanished;
         }
         let mut batch = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
         loop {
-            tokio::select! {
+            let reading = connection.acks.len() < MAX_SENDS_IN_FLIGHT;
+            let outcome = tokio::select! {
                 biased;
                 _ = self.shutdown.begun() => {
                     return Ending::Close(close_code::GOING_AWAY, "server shutting down");
@@ -130,66 +179,197 @@ impl Session {
                 _ = mailbox.evicted.cancelled() => {
                     return Ending::Close(close_code::TOO_SLOW, "too slow: messages were missed, reconnect");
                 }
+                Some((client_id, outcome)) = connection.acks.next(), if !connection.acks.is_empty() => {
+                    send_json(socket, ack_or_error(client_id, outcome)).await
+                }
                 received = mailbox.frames.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => {
                     if received == 0 {
                         // Every room let go of this connection; only eviction does that.
                         return Ending::Close(close_code::TOO_SLOW, "too slow: messages were missed, reconnect");
                     }
-                    if write_batch(socket, &mut batch).await.is_err() {
-                        return Ending::Vanished;
-                    }
+                    write_batch(socket, &mut batch, &mut connection.delivered).await
                 }
-                incoming = socket.next() => match incoming {
+                incoming = socket.next(), if reading => match incoming {
                     None => return Ending::Vanished,
-                    Some(Ok(Message::Text(text))) => {
-                        if let Err(refusal) = self.handle_text(text.as_str()) {
-                            if socket.send(text_message(refusal.to_frame_json())).await.is_err() {
-                                return Ending::Vanished;
-                            }
-                        }
-                    }
+                    Some(Ok(Message::Text(text))) => self.handle_text(socket, connection, text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
-                        let refusal = Refusal::from(ErrorCode::BinaryNotSupported);
-                        if socket.send(text_message(refusal.to_frame_json())).await.is_err() {
-                            return Ending::Vanished;
-                        }
+                        send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json()).await
                     }
                     // tungstenite answers pings itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                     Some(Ok(Message::Close(_))) => return Ending::PeerClosed,
                     Some(Err(err)) => return socket_policy::ending_for(&err),
                 },
+            };
+            if outcome.is_err() {
+                return Ending::Vanished;
             }
         }
     }
 
-    /// Handles one text frame; a refusal is reported to this client only.
-    fn handle_text(&self, frame: &str) -> Result<(), Refusal> {
-        let request = parse_text_frame(frame).inspect_err(|refusal| {
-            tracing::debug!(connection = self.id, code = ?refusal.code, "refused a frame");
-        })?;
-        let post = Post {
-            room: &request.room,
-            author: &self.user,
-            client_id: request.client_id,
-            text: request.text,
+    /// Handles one text frame. A refusal is reported to this client only.
+    async fn handle_text<S>(
+        &self,
+        socket: &mut S,
+        connection: &mut Connection,
+        frame: &str,
+    ) -> Result<(), axum::Error>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let result = match parse_text_frame(frame) {
+            Ok(Request::Send(request)) => self.submit(connection, request).await,
+            Ok(Request::Join { room, since }) => self.join(socket, connection, room, since).await,
+            Err(refusal) => Err(refusal),
         };
-        let message = self
-            .hub
-            .publish(self.id, post)
-            .map_err(|err| Refusal::new(ErrorCode::UnknownRoom, err.to_string()))?;
+        match result {
+            Ok(()) => Ok(()),
+            Err(refusal) => {
+                tracing::debug!(connection = self.id, code = ?refusal.code, "refused a frame");
+                send_json(socket, refusal.to_frame_json()).await
+            }
+        }
+    }
+
+    /// Hands a message to the committer; its ack is sent when the commit completes.
+    async fn submit(
+        &self,
+        connection: &mut Connection,
+        request: SendRequest,
+    ) -> Result<(), Refusal> {
+        if !connection.delivered.contains_key(&request.room) {
+            return Err(Refusal::new(
+                ErrorCode::UnknownRoom,
+                format!("join room {:?} before sending to it", request.room),
+            ));
+        }
+        let client_id = request
+            .client_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let message = NewMessage {
+            room: request.room,
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.clone(),
+            user: self.user.clone(),
+            text: request.text,
+            ts: unix_millis(),
+        };
         // Never the body: logs at info and above must not leak what people write.
-        tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "published");
+        tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
+        let pending = self.committer.submit(message).await;
+        connection.acks.push_back(Box::pin(
+            async move { (client_id, pending.outcome().await) },
+        ));
         Ok(())
+    }
+
+    /// Joins `room`: sends what the client missed after `since`, then `joined`; from then on
+    /// the room's live messages follow, with no gap and no duplicate at the seam.
+    async fn join<S>(
+        &self,
+        socket: &mut S,
+        connection: &mut Connection,
+        room: String,
+        since: Option<u64>,
+    ) -> Result<(), Refusal>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let head = self
+            .hub
+            .join(&room, connection.subscriber.clone())
+            .map_err(|err| Refusal::new(ErrorCode::UnknownRoom, err.to_string()))?;
+        // Whatever happens next, hub deliveries after `head` are the ones still to send.
+        connection.delivered.insert(room.clone(), head);
+        let since = since.unwrap_or(head);
+        if since > head {
+            return Err(Refusal::new(
+                ErrorCode::SeqBeyondHead,
+                format!("since {since} is beyond the last message of {room:?}, which is {head}"),
+            ));
+        }
+        if head - since > self.resume_limit {
+            let resync = ServerFrame::Resync { room, head };
+            return send_json(socket, resync.to_json()).await.map_err(vanished);
+        }
+        let missed = self.store.range(&room, since, head).await.map_err(|err| {
+            Refusal::new(
+                ErrorCode::StoreUnavailable,
+                format!("cannot load history: {err}; join again"),
+            )
+        })?;
+        for message in &missed {
+            socket
+                .feed(text_message(message.to_frame_json()))
+                .await
+                .map_err(vanished)?;
+        }
+        let joined = ServerFrame::Joined { room, head };
+        send_json(socket, joined.to_json()).await.map_err(vanished)
     }
 }
 
-async fn write_batch<S>(socket: &mut S, batch: &mut Vec<Utf8Bytes>) -> Result<(), axum::Error>
+/// A failed write while answering: the chat loop notices on its next write or read.
+fn vanished(err: axum::Error) -> Refusal {
+    Refusal::new(
+        ErrorCode::StoreUnavailable,
+        format!("socket write failed: {err}"),
+    )
+}
+
+fn ack_or_error(client_id: String, outcome: Result<Appended, CommitError>) -> String {
+    match outcome {
+        Ok(appended) => {
+            let message = appended.message();
+            ServerFrame::Ack {
+                room: message.room.clone(),
+                client_id,
+                id: message.id.clone(),
+                seq: message.seq,
+            }
+            .to_json()
+        }
+        Err(err) => ServerFrame::Error {
+            code: ErrorCode::StoreUnavailable,
+            message: format!("{err}; retry with client_id {client_id:?}"),
+        }
+        .to_json(),
+    }
+}
+
+async fn send_json<S>(socket: &mut S, json: String) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    for frame in batch.drain(..) {
-        socket.feed(Message::Text(frame)).await?;
+    socket.send(text_message(json)).await
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Writes queued hub deliveries, skipping any already sent while catching up, then flushes
+/// once.
+async fn write_batch<S>(
+    socket: &mut S,
+    batch: &mut Vec<Delivery>,
+    delivered: &mut HashMap<String, u64>,
+) -> Result<(), axum::Error>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    for delivery in batch.drain(..) {
+        let Some(last) = delivered.get_mut(&*delivery.room) else {
+            continue;
+        };
+        if delivery.seq <= *last {
+            continue;
+        }
+        *last = delivery.seq;
+        socket.feed(Message::Text(delivery.frame)).await?;
     }
     socket.flush().await
 }

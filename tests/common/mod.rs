@@ -22,23 +22,42 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
+    pub config: Config,
+    /// Holds the database file; removed when the server is dropped.
+    dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
+    /// A server with default settings and a fresh database file.
     pub async fn start() -> Self {
-        Self::with_config(Config::defaults()).await
+        Self::start_with(|_| {}).await
     }
 
-    pub async fn with_config(config: Config) -> Self {
+    /// A server with a fresh database file and settings changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::with_database(dir.path().join("huddle.db"));
+        tweak(&mut config);
+        Self::launch(config, Some(dir)).await
+    }
+
+    /// Stops this server and starts another on the same database file.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown().await.unwrap();
+        let dir = self.dir.take();
+        Self::launch(self.config.clone(), dir).await
+    }
+
+    async fn launch(config: Config, dir: Option<tempfile::TempDir>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let options = LeptosOptions::builder()
             .output_name("huddle")
             .site_addr(addr)
             .build();
-        let state = AppState::new(config, options);
+        let state = AppState::new(config.clone(), options).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async move {
             let _ = stopped.await;
@@ -46,6 +65,8 @@ impl TestServer {
         TestServer {
             addr,
             state,
+            config,
+            dir,
             stop: Some(stop),
             task: Some(task),
         }
@@ -87,6 +108,8 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Client {
     pub socket: Socket,
     pub me: User,
+    /// Acks seen while waiting for messages: (client_id, id, seq).
+    pub acks: Vec<(String, String, u64)>,
 }
 
 impl Client {
@@ -105,6 +128,7 @@ impl Client {
                 id: String::new(),
                 name: String::new(),
             },
+            acks: Vec::new(),
         };
         match client.next_frame().await {
             ServerFrame::Welcome { user, .. } => client.me = user,
@@ -146,10 +170,52 @@ impl Client {
         }
     }
 
+    /// The next message, recording acks on the way (they may come before or after it).
     pub async fn next_message(&mut self) -> ChatMessage {
-        match self.next_frame().await {
-            ServerFrame::Message(message) => message,
-            other => panic!("expected a message, got {other:?}"),
+        loop {
+            match self.next_frame().await {
+                ServerFrame::Message(message) => return message,
+                ServerFrame::Ack {
+                    client_id, id, seq, ..
+                } => self.acks.push((client_id, id, seq)),
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the ack of `client_id` (skipping messages) and returns (id, seq).
+    pub async fn ack_for(&mut self, client_id: &str) -> (String, u64) {
+        loop {
+            if let Some((_, id, seq)) = self.acks.iter().find(|(c, _, _)| c == client_id) {
+                return (id.clone(), *seq);
+            }
+            match self.next_frame().await {
+                ServerFrame::Ack {
+                    client_id, id, seq, ..
+                } => self.acks.push((client_id, id, seq)),
+                ServerFrame::Message(_) => {}
+                other => panic!("expected an ack, got {other:?}"),
+            }
+        }
+    }
+
+    /// Sends `join` and returns the messages it catches up on, up to the `joined` frame.
+    pub async fn join(&mut self, since: Option<u64>) -> Vec<ChatMessage> {
+        self.send_frame(&ClientFrame::Join {
+            room: "lobby".into(),
+            since,
+        })
+        .await;
+        let mut caught_up = Vec::new();
+        loop {
+            match self.next_frame().await {
+                ServerFrame::Message(message) => caught_up.push(message),
+                ServerFrame::Ack {
+                    client_id, id, seq, ..
+                } => self.acks.push((client_id, id, seq)),
+                ServerFrame::Joined { .. } => return caught_up,
+                other => panic!("expected messages then joined, got {other:?}"),
+            }
         }
     }
 

@@ -1,0 +1,88 @@
+//! `GET /api/rooms/{room}/messages?before=<seq>&limit=<n>`: a room's history, page by page.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use crate::protocol::ErrorCode;
+use crate::server::state::AppState;
+use crate::server::store::Store;
+
+/// Messages per page when the request does not say.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page served; larger requests are refused rather than silently cut.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Query parameters, kept as text so that a bad value gets Huddle's own error body.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    if !state.hub.has_room(&room) {
+        return error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownRoom,
+            format!("room {room:?} does not exist"),
+        );
+    }
+    let before = match query.before.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(seq)) => Some(seq),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidSeq,
+                "before must be a non-negative integer seq".into(),
+            )
+        }
+    };
+    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(Ok(limit)) if (1..=MAX_PAGE_SIZE).contains(&limit) => limit,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidFrame,
+                format!("limit must be an integer from 1 to {MAX_PAGE_SIZE}"),
+            )
+        }
+    };
+    match page(state.store.as_ref(), &room, before, limit).await {
+        Ok(page) => Json(page).into_response(),
+        Err(message) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StoreUnavailable,
+            message,
+        ),
+    }
+}
+
+/// One page of history; shared by this endpoint and the page's own loading.
+pub async fn page(
+    store: &dyn Store,
+    room: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<crate::protocol::HistoryPage, String> {
+    store
+        .page(room, before, limit)
+        .await
+        .map_err(|err| format!("cannot load history: {err}"))
+}
+
+fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    (
+        status,
+        Json(crate::protocol::ServerFrame::Error { code, message }),
+    )
+        .into_response()
+}

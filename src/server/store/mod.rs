@@ -1,0 +1,77 @@
+//! Durable message history behind one trait, so that another engine (PostgreSQL) can replace
+//! the embedded SQLite default without touching the hub or the socket code.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+use crate::protocol::{ChatMessage, HistoryPage, User};
+
+/// A message accepted from a client, not yet given its place (seq) in the room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    pub room: String,
+    pub id: String,
+    pub client_id: String,
+    pub user: User,
+    pub text: String,
+    pub ts: i64,
+}
+
+/// What happened to one message of an appended batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now, with the next seq of its room.
+    Stored(ChatMessage),
+    /// The same author had already sent this client_id: this is the copy stored then.
+    Duplicate(ChatMessage),
+}
+
+impl Appended {
+    pub fn message(&self) -> &ChatMessage {
+        match self {
+            Appended::Stored(message) | Appended::Duplicate(message) => message,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores `batch` in one transaction, in order, giving each new message the next seq of
+    /// its room. A message whose (author, client_id) is already stored — before or earlier in
+    /// the same batch — is not stored again. Returns one outcome per input, in input order.
+    /// Either the whole batch is committed or none of it is.
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError>;
+
+    /// The last seq of every room that has messages.
+    async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Messages of `room` with `after < seq <= up_to`, in seq order.
+    async fn range(
+        &self,
+        room: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<ChatMessage>, StoreError>;
+
+    /// The `limit` messages of `room` just before seq `before` (or the latest ones), oldest
+    /// first.
+    async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<HistoryPage, StoreError>;
+}

@@ -1,0 +1,371 @@
+//! The embedded default: one SQLite file, in WAL mode, through sqlx.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{Appended, NewMessage, Store, StoreError};
+use crate::protocol::{ChatMessage, HistoryPage, User};
+
+/// Readers run beside the single writer (WAL lets them); four covers page renders, history
+/// requests and resumes on a small machine.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// How long a statement waits on a lock before failing. Only startup and an external tool
+/// holding the file can make it wait.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const COLUMNS: &str = "room, seq, id, client_id, author_id, author_name, text, ts";
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to
+    /// date with the migrations embedded in the binary.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the ack goes out, so an acknowledged message
+            // survives a power cut, not only a process crash. Group commit pays one fsync
+            // per batch, not per message.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// `PRAGMA integrity_check`'s verdict: "ok" for a sound file.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn message_from_row(row: &SqliteRow) -> Result<ChatMessage, StoreError> {
+    let seq: i64 = row.try_get("seq")?;
+    Ok(ChatMessage {
+        room: row.try_get("room")?,
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))?,
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        user: User {
+            id: row.try_get("author_id")?,
+            name: row.try_get("author_name")?,
+        },
+        text: row.try_get("text")?,
+        ts: row.try_get("ts")?,
+    })
+}
+
+fn to_i64(seq: u64) -> i64 {
+    // Seqs count messages; they stay far below i64::MAX.
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+
+        // Copies already stored by an earlier send of the same (author, client_id).
+        let mut earlier: HashMap<(String, String), ChatMessage> = HashMap::new();
+        let mut lookup = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {COLUMNS} FROM messages WHERE (author_id, client_id) IN ("
+        ));
+        let mut separated = lookup.separated(", ");
+        for message in &batch {
+            separated.push("(");
+            separated.push_bind_unseparated(&message.user.id);
+            separated.push_unseparated(", ");
+            separated.push_bind_unseparated(&message.client_id);
+            separated.push_unseparated(")");
+        }
+        lookup.push(")");
+        for row in lookup.build().fetch_all(&mut *tx).await? {
+            let message = message_from_row(&row)?;
+            earlier.insert(
+                (message.user.id.clone(), message.client_id.clone()),
+                message,
+            );
+        }
+
+        // The current head of every room in the batch.
+        let mut heads: HashMap<String, u64> = HashMap::new();
+        for message in &batch {
+            if !heads.contains_key(&message.room) {
+                let head: i64 =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?")
+                        .bind(&message.room)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                heads.insert(message.room.clone(), u64::try_from(head).unwrap_or(0));
+            }
+        }
+
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut fresh = Vec::new();
+        for message in batch {
+            let key = (message.user.id.clone(), message.client_id.clone());
+            if let Some(first) = earlier.get(&key) {
+                outcomes.push(Appended::Duplicate(first.clone()));
+                continue;
+            }
+            let head = heads.entry(message.room.clone()).or_insert(0);
+            *head += 1;
+            let stored = ChatMessage {
+                room: message.room,
+                seq: *head,
+                id: message.id,
+                client_id: message.client_id,
+                user: message.user,
+                text: message.text,
+                ts: message.ts,
+            };
+            earlier.insert(key, stored.clone());
+            fresh.push(stored.clone());
+            outcomes.push(Appended::Stored(stored));
+        }
+
+        if !fresh.is_empty() {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO messages ({COLUMNS}) "));
+            insert.push_values(&fresh, |mut row, m| {
+                row.push_bind(&m.room)
+                    .push_bind(to_i64(m.seq))
+                    .push_bind(&m.id)
+                    .push_bind(&m.client_id)
+                    .push_bind(&m.user.id)
+                    .push_bind(&m.user.name)
+                    .push_bind(&m.text)
+                    .push_bind(m.ts);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT room, MAX(seq) AS head FROM messages GROUP BY room")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let head: i64 = row.try_get("head")?;
+                Ok((row.try_get("room")?, u64::try_from(head).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    async fn range(
+        &self,
+        room: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq"
+        ))
+        .bind(room)
+        .bind(to_i64(after))
+        .bind(to_i64(up_to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<HistoryPage, StoreError> {
+        // One more than asked tells whether older messages exist.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(room)
+        .bind(before.map(to_i64).unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        let mut messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(HistoryPage {
+            room: room.to_owned(),
+            messages,
+            has_more,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_message(room: &str, author: &str, client_id: &str, text: &str) -> NewMessage {
+        NewMessage {
+            room: room.into(),
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.into(),
+            user: User {
+                id: author.into(),
+                name: author.to_uppercase(),
+            },
+            text: text.into(),
+            ts: 1_700_000_000_000,
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("huddle.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    fn seqs(outcomes: &[Appended]) -> Vec<u64> {
+        outcomes.iter().map(|o| o.message().seq).collect()
+    }
+
+    #[tokio::test]
+    async fn seqs_grow_per_room_from_one() {
+        let (_dir, store) = store().await;
+        let first = store
+            .append(vec![
+                new_message("a", "u", "1", "x"),
+                new_message("b", "u", "2", "x"),
+                new_message("a", "u", "3", "x"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(seqs(&first), [1, 1, 2]);
+        let second = store
+            .append(vec![new_message("a", "u", "4", "x")])
+            .await
+            .unwrap();
+        assert_eq!(seqs(&second), [3]);
+        let mut heads = store.heads().await.unwrap();
+        heads.sort();
+        assert_eq!(heads, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_client_id_is_stored_once_and_answered_with_the_first_copy() {
+        let (_dir, store) = store().await;
+        let first = store
+            .append(vec![new_message("a", "u", "c1", "hello")])
+            .await
+            .unwrap();
+        let again = store
+            .append(vec![
+                new_message("a", "u", "c1", "hello"),
+                new_message("a", "u", "c2", "next"),
+                new_message("a", "u", "c2", "next"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again[0], Appended::Duplicate(first[0].message().clone()));
+        assert!(matches!(again[1], Appended::Stored(_)));
+        assert_eq!(again[2], Appended::Duplicate(again[1].message().clone()));
+        assert_eq!(seqs(&again), [1, 2, 2]);
+        assert_eq!(store.range("a", 0, 100).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_same_client_id_from_another_author_is_a_different_message() {
+        let (_dir, store) = store().await;
+        let outcomes = store
+            .append(vec![
+                new_message("a", "u1", "c", "x"),
+                new_message("a", "u2", "c", "x"),
+            ])
+            .await
+            .unwrap();
+        assert!(outcomes.iter().all(|o| matches!(o, Appended::Stored(_))));
+    }
+
+    #[tokio::test]
+    async fn pages_go_backwards_oldest_first() {
+        let (_dir, store) = store().await;
+        let batch = (1..=5)
+            .map(|n| new_message("a", "u", &n.to_string(), &n.to_string()))
+            .collect();
+        store.append(batch).await.unwrap();
+        let latest = store.page("a", None, 2).await.unwrap();
+        let texts: Vec<_> = latest.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["4", "5"]);
+        assert!(latest.has_more);
+        let older = store.page("a", Some(4), 10).await.unwrap();
+        assert_eq!(
+            older.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert!(!older.has_more);
+        assert_eq!(
+            store
+                .range("a", 2, 4)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m.seq)
+                .collect::<Vec<_>>(),
+            [3, 4]
+        );
+    }
+
+    #[tokio::test]
+    async fn history_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huddle.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .append(vec![new_message("a", "u", "1", "kept")])
+            .await
+            .unwrap();
+        store.close().await;
+        let reopened = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(reopened.range("a", 0, 10).await.unwrap()[0].text, "kept");
+        assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_path_is_a_clear_error() {
+        let err = match SqliteStore::open(Path::new("/nonexistent-dir/huddle.db")).await {
+            Err(err) => err,
+            Ok(_) => panic!("opening under a missing directory must fail"),
+        };
+        assert!(err.to_string().contains("database"), "{err}");
+    }
+}
