@@ -2,52 +2,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Client;
+use common::{start_binary, Client};
 use huddle::protocol::close_code;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-/// A running binary, the URL it printed, and the directory holding its database.
-struct Running {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Starts the binary on an ephemeral port with a fresh database.
-async fn start_binary(extra_args: &[&str]) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("huddle.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .arg("--database")
-        .arg(&database)
-        .args(extra_args)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the huddle binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(common::PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("open ").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("the binary exited without printing its URL");
-    })
-    .await
-    .expect("the binary prints its URL");
-    Running {
-        child,
-        url,
-        _dir: dir,
-    }
-}
 
 fn send_signal(child: &Child, signal: &str) {
     let pid = child.id().expect("running").to_string();
@@ -60,13 +19,10 @@ fn send_signal(child: &Child, signal: &str) {
 
 #[tokio::test]
 async fn sigterm_closes_every_socket_with_1001_and_exits_within_10_seconds() {
-    let Running {
-        mut child,
-        url,
-        _dir,
-        ..
-    } = start_binary(&[]).await;
-    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_binary(&dir.path().join("huddle.db")).await;
+    let ws_url = running.ws_url();
+    let mut child = running.child;
     let mut clients = Vec::new();
     for _ in 0..3 {
         clients.push(Client::connect(&ws_url, None).await);
@@ -90,13 +46,10 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_within_10_seconds() {
 
 #[tokio::test]
 async fn sigint_stops_the_server_too() {
-    let Running {
-        mut child,
-        url,
-        _dir,
-        ..
-    } = start_binary(&[]).await;
-    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_binary(&dir.path().join("huddle.db")).await;
+    let ws_url = running.ws_url();
+    let mut child = running.child;
     let mut client = Client::connect(&ws_url, None).await;
     send_signal(&child, "-INT");
     assert_eq!(

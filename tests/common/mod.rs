@@ -264,3 +264,44 @@ fn unique() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// The `huddle` binary, running.
+pub struct Running {
+    pub child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`, as the binary printed it.
+    pub url: String,
+}
+
+impl Running {
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
+    }
+}
+
+/// Starts the binary on an ephemeral port with its history in `database`, and waits until it
+/// prints its URL (it does so once it listens).
+pub async fn start_binary(database: &std::path::Path) -> Running {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .arg("--database")
+        .arg(database)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the huddle binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("open ").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("the binary exited without printing its URL");
+    })
+    .await
+    .expect("the binary prints its URL");
+    Running { child, url }
+}
