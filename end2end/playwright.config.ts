@@ -28,7 +28,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `../target/debug/huddle --addr 127.0.0.1:${port}`,
+    command: `rm -f ../target/e2e.db* && ../target/debug/huddle --addr 127.0.0.1:${port} --database ../target/e2e.db`,
     cwd: '.',
     env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn' },
     // Playwright polls this URL until the server answers, so no test starts early.

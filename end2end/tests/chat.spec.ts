@@ -1,38 +1,5 @@
-import { test, expect, type Browser, type Page } from '@playwright/test';
-
-/** A text no other test or run has sent. */
-const unique = (label: string) => `${label} ${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-
-/** A fresh browser context (its own cookies) that has picked `name` and is connected. */
-async function joinAs(browser: Browser, name: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('dialog', (dialog) => {
-    throw new Error(`unexpected dialog: ${dialog.message()}`);
-  });
-  await page.goto('/');
-  await page.getByRole('textbox', { name: 'Display name' }).fill(name);
-  await page.getByRole('button', { name: 'Join chat' }).click();
-  await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
-  await expectConnected(page);
-  return page;
-}
-
-async function expectConnected(page: Page) {
-  const status = page.getByRole('status');
-  await expect(status).toHaveAttribute('data-ready-state', '1');
-  await expect(status).toHaveText('Connected');
-}
-
-async function say(page: Page, text: string) {
-  const box = page.getByRole('textbox', { name: 'Message' });
-  await box.fill(text);
-  await box.press('Enter');
-  await expect(box).toHaveValue('');
-}
-
-const log = (page: Page) => page.getByRole('log');
-const item = (page: Page, text: string) => log(page).getByRole('listitem').filter({ hasText: text });
+import { test, expect } from '@playwright/test';
+import { expectConnected, item, itemWith, joinAs, log, say, unique } from './helpers';
 
 test('two people chat: what one types appears once in the other, with name and time', async ({ browser }) => {
   const alice = await joinAs(browser, 'Alice');
@@ -86,7 +53,7 @@ test('markup in a message is shown literally, never run', async ({ browser }) =>
 
   await say(alice, `${attack} ${marker}`);
 
-  await expect(item(bob, marker)).toContainText(attack);
+  await expect(itemWith(bob, marker)).toContainText(attack);
   await expect(log(bob).locator('img')).toHaveCount(0);
   await expect(log(alice).locator('img')).toHaveCount(0);
 });

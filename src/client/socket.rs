@@ -38,6 +38,7 @@ impl Drop for Link {
 }
 
 thread_local! {
+    static WATCHING_NETWORK: Cell<bool> = const { Cell::new(false) };
     static LINK: RefCell<Option<Link>> = const { RefCell::new(None) };
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     static RECONNECT_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
@@ -45,6 +46,7 @@ thread_local! {
 
 /// Opens a socket unless one is already connecting or open.
 pub fn connect(chat: Chat) {
+    watch_network(chat);
     cancel_reconnect();
     let alive = LINK.with_borrow(|link| {
         link.as_ref()
@@ -78,27 +80,67 @@ pub fn disconnect(chat: Chat) {
     });
 }
 
-/// Sends a message if the socket is open. Returns whether it was handed to the socket.
+/// Sends a message if the socket is open, showing it as pending until the server has stored
+/// it. Returns whether it was handed to the socket.
 pub fn send(chat: Chat, text: &str) -> bool {
-    let frame = ClientFrame::Send {
+    let client_id = new_client_id();
+    let sent = send_frame(&ClientFrame::Send {
         room: chat.room.with_value(Clone::clone),
-        client_id: new_client_id(),
+        client_id: client_id.clone(),
         text: text.to_owned(),
-    };
-    let Ok(json) = serde_json::to_string(&frame) else {
-        return false;
-    };
-    let sent = LINK.with_borrow(|link| {
-        link.as_ref().is_some_and(|l| {
-            l.socket.ready_state() == ready_state::OPEN && l.socket.send_with_str(&json).is_ok()
-        })
     });
-    if !sent {
+    if sent {
+        chat.add_pending(client_id, text.to_owned());
+    } else {
         chat.notice.set(Some(
             "Not connected: your message is still in the box.".to_owned(),
         ));
     }
     sent
+}
+
+/// Writes a frame if the socket is open. Returns whether it was handed to the socket.
+fn send_frame(frame: &ClientFrame) -> bool {
+    let Ok(json) = serde_json::to_string(frame) else {
+        return false;
+    };
+    LINK.with_borrow(|link| {
+        link.as_ref().is_some_and(|l| {
+            l.socket.ready_state() == ready_state::OPEN && l.socket.send_with_str(&json).is_ok()
+        })
+    })
+}
+
+/// Catches up from the last message shown, then sends again whatever the server has not
+/// acknowledged (the same client_id, so the server stores it at most once).
+fn join_and_retry(chat: Chat) {
+    send_frame(&ClientFrame::Join {
+        room: chat.room.with_value(Clone::clone),
+        since: Some(chat.last_seq()),
+    });
+    for pending in chat.unacknowledged() {
+        send_frame(&ClientFrame::Send {
+            room: chat.room.with_value(Clone::clone),
+            client_id: pending.client_id,
+            text: pending.text,
+        });
+    }
+}
+
+/// Too far behind, or ahead of a server that lost history: show the latest page instead of
+/// catching up message by message, then join from there.
+fn reload_latest(chat: Chat) {
+    leptos::task::spawn_local(async move {
+        match load_older(chat.room.with_value(Clone::clone), None).await {
+            Ok(page) => {
+                chat.replace_with(page);
+                join_and_retry(chat);
+            }
+            Err(err) => chat
+                .notice
+                .set(Some(format!("Could not reload the history: {err}"))),
+        }
+    });
 }
 
 fn open(chat: Chat) -> Result<Link, JsValue> {
@@ -157,6 +199,44 @@ fn handle_frame(chat: Chat, text: &str) {
         }) => reload_latest(chat),
         Ok(ServerFrame::Error { message, .. }) => chat.notice.set(Some(message)),
         Err(err) => leptos::logging::warn!("ignoring a frame this page does not understand: {err}"),
+    }
+}
+
+/// Follows the browser's network state. Going offline does not close a WebSocket by itself,
+/// and one that looks open then receives nothing: drop it at once and show it. Coming back
+/// online reconnects at once rather than at the next retry.
+fn watch_network(chat: Chat) {
+    if WATCHING_NETWORK.replace(true) {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let on_offline = Closure::<dyn FnMut(Event)>::new(move |_| abandon(chat));
+    let on_online = Closure::<dyn FnMut(Event)>::new(move |_| {
+        if chat.wants_connection.get_untracked() {
+            connect(chat);
+        }
+    });
+    let _ = window.add_event_listener_with_callback("offline", on_offline.as_ref().unchecked_ref());
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    // These listen for the page's whole life.
+    on_offline.forget();
+    on_online.forget();
+}
+
+/// Gives up on the current socket without waiting for a close handshake that cannot
+/// complete: its later events are ignored, and a reconnect is scheduled.
+fn abandon(chat: Chat) {
+    GENERATION.set(GENERATION.get() + 1);
+    LINK.with_borrow(|link| {
+        if let Some(link) = link {
+            let _ = link.socket.close();
+        }
+    });
+    chat.ready_state.set(ready_state::CLOSED);
+    if chat.wants_connection.get_untracked() {
+        schedule_reconnect(chat);
     }
 }
 
