@@ -26,11 +26,23 @@ test('a page that was offline shows every message it missed, once and in order',
 test('a reload shows the history, and older pages load on demand', async ({ browser }) => {
   const alice = await joinAs(browser, 'Historian');
   const run = unique('history');
-  // More than one page (50) so that "Load older" has something to fetch.
-  for (let n = 1; n <= 55; n++) {
-    await say(alice, `${run} #${n}`);
-  }
-  await expect(item(alice, `${run} #55`)).toHaveAttribute('data-state', 'sent');
+  // More than one page (50) so that "Load older" has something to fetch. A plain WebSocket
+  // client in the page posts them, as any client may, and waits for every ack.
+  const texts = Array.from({ length: 55 }, (_, n) => `${run} #${n + 1}`);
+  await alice.evaluate(async (texts) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    await new Promise((resolve) => ws.addEventListener('open', resolve, { once: true }));
+    const acked = new Promise<void>((resolve) => {
+      let count = 0;
+      ws.addEventListener('message', (event) => {
+        if (JSON.parse(event.data).type === 'ack' && ++count === texts.length) resolve();
+      });
+    });
+    for (const text of texts) ws.send(text);
+    await acked;
+    ws.close();
+  }, texts);
+  await expect(item(alice, `${run} #55`)).toHaveCount(1);
 
   await alice.reload();
   await expectConnected(alice);
@@ -77,4 +89,37 @@ test('a sent message shows as pending until the server has stored it, then as se
   await expect(item(alice, text)).toHaveAttribute('data-state', 'sent');
   await expect(item(alice, text)).toContainText('✓ sent');
   await expect(item(alice, text)).toHaveCount(1);
+});
+
+test('a message sent between the server render and the socket opening still appears, once', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Alice');
+  const context = await browser.newContext();
+  const late = await context.newPage();
+  // Hold the late page's socket back until Alice has spoken; what the page sends meanwhile
+  // (its join) is passed on once the socket is through.
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  await late.routeWebSocket(/\/ws$/, (ws) => {
+    const early: (string | Buffer)[] = [];
+    let server: { send: (m: string | Buffer) => void } | null = null;
+    ws.onMessage((message) => (server ? server.send(message) : early.push(message)));
+    gate.then(() => {
+      server = ws.connectToServer();
+      for (const message of early.splice(0)) server.send(message);
+    });
+  });
+  await late.goto('/');
+
+  const text = unique('sent in the gap');
+  await say(alice, text);
+  await expect(item(alice, text)).toHaveAttribute('data-state', 'sent');
+  await expect(item(late, text)).toHaveCount(0);
+
+  open();
+  await expect(item(late, text)).toHaveCount(1);
+  // And it stays once: a later message arrives after it, with no second copy in between.
+  const after = unique('after the gap');
+  await say(alice, after);
+  await expect(item(late, after)).toHaveCount(1);
+  await expect(item(late, text)).toHaveCount(1);
 });
