@@ -220,11 +220,12 @@ impl Session {
         let result = match parse_text_frame(frame) {
             Ok(Request::Send(request)) => self.submit(connection, request).await,
             Ok(Request::Join { room, since }) => self.join(socket, connection, room, since).await,
-            Err(refusal) => Err(refusal),
+            Err(refusal) => Err(refusal.into()),
         };
         match result {
             Ok(()) => Ok(()),
-            Err(refusal) => {
+            Err(Handling::Socket(err)) => Err(err),
+            Err(Handling::Refused(refusal)) => {
                 tracing::debug!(connection = self.id, code = ?refusal.code, "refused a frame");
                 send_json(socket, refusal.to_frame_json()).await
             }
@@ -236,12 +237,13 @@ impl Session {
         &self,
         connection: &mut Connection,
         request: SendRequest,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), Handling> {
         if !connection.delivered.contains_key(&request.room) {
             return Err(Refusal::new(
                 ErrorCode::UnknownRoom,
                 format!("join room {:?} before sending to it", request.room),
-            ));
+            )
+            .into());
         }
         let client_id = request
             .client_id
@@ -271,7 +273,7 @@ impl Session {
         connection: &mut Connection,
         room: String,
         since: Option<u64>,
-    ) -> Result<(), Refusal>
+    ) -> Result<(), Handling>
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
@@ -286,11 +288,12 @@ impl Session {
             return Err(Refusal::new(
                 ErrorCode::SeqBeyondHead,
                 format!("since {since} is beyond the last message of {room:?}, which is {head}"),
-            ));
+            )
+            .into());
         }
         if head - since > self.resume_limit {
             let resync = ServerFrame::Resync { room, head };
-            return send_json(socket, resync.to_json()).await.map_err(vanished);
+            return Ok(send_json(socket, resync.to_json()).await?);
         }
         let missed = self.store.range(&room, since, head).await.map_err(|err| {
             Refusal::new(
@@ -299,22 +302,31 @@ impl Session {
             )
         })?;
         for message in &missed {
-            socket
-                .feed(text_message(message.to_frame_json()))
-                .await
-                .map_err(vanished)?;
+            socket.feed(text_message(message.to_frame_json())).await?;
         }
         let joined = ServerFrame::Joined { room, head };
-        send_json(socket, joined.to_json()).await.map_err(vanished)
+        Ok(send_json(socket, joined.to_json()).await?)
     }
 }
 
-/// A failed write while answering: the chat loop notices on its next write or read.
-fn vanished(err: axum::Error) -> Refusal {
-    Refusal::new(
-        ErrorCode::StoreUnavailable,
-        format!("socket write failed: {err}"),
-    )
+/// Why handling a client frame stopped short.
+enum Handling {
+    /// The frame is refused: tell this client, keep the connection.
+    Refused(Refusal),
+    /// Writing to the socket failed: the connection is over.
+    Socket(axum::Error),
+}
+
+impl From<Refusal> for Handling {
+    fn from(refusal: Refusal) -> Self {
+        Handling::Refused(refusal)
+    }
+}
+
+impl From<axum::Error> for Handling {
+    fn from(err: axum::Error) -> Self {
+        Handling::Socket(err)
+    }
 }
 
 fn ack_or_error(client_id: String, outcome: Result<Appended, CommitError>) -> String {
