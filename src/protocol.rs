@@ -32,9 +32,27 @@ pub mod close_code {
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A message exceeded the server's size limit. A client bug: do not resend the same frame.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server is restarting (SIGTERM). Reconnect after the `retry_after_ms` given in the
+    /// close reason (`{"retry_after_ms":N}`), which spreads clients out.
+    pub const SERVICE_RESTART: u16 = 1012;
     /// The client did not read its messages fast enough and its queue overflowed; it missed
     /// messages. Reconnect.
     pub const TOO_SLOW: u16 = 4008;
+    /// The client did not answer a heartbeat in time. Reconnect.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+
+    /// Whether a client should reconnect after a close with `code`. After a deliberate close
+    /// or a client bug, reconnecting would only repeat it.
+    pub fn should_reconnect(code: u16) -> bool {
+        !matches!(code, NORMAL | 1002 | INVALID_PAYLOAD | 1003 | 1008)
+    }
+}
+
+/// The server's heartbeat, announced in `welcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatSettings {
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
 }
 
 /// Who wrote a message.
@@ -89,14 +107,29 @@ pub enum ClientFrame {
         #[serde(default)]
         since: Option<u64>,
     },
+    /// Asks for a `pong` carrying the same `t` (the page measures round-trip time with it).
+    Ping { t: i64 },
+    /// Answers the server's `ping`.
+    Pong { t: i64 },
 }
 
 /// Frames the server sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// First frame on every connection: who the server thinks you are, and the room you are in.
-    Welcome { user: User, room: String },
+    /// First frame on every connection: who the server thinks you are, the room you are in,
+    /// and the heartbeat: the server pings every `interval_ms` and closes a connection it has
+    /// not heard from `timeout_ms` after a ping. A client that hears nothing for
+    /// `interval_ms + timeout_ms` may assume the connection is dead.
+    Welcome {
+        user: User,
+        room: String,
+        heartbeat: HeartbeatSettings,
+    },
+    /// Answer with `{"type":"pong","t":…}` carrying the same `t`.
+    Ping { t: i64 },
+    /// The answer to your `ping`.
+    Pong { t: i64 },
     /// A message in a room you are in; the sender receives its own message too.
     Message(ChatMessage),
     /// Your message is stored (committed): `seq` and `id` are final. Sent once per `send`,

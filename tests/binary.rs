@@ -17,31 +17,66 @@ fn send_signal(child: &Child, signal: &str) {
     assert!(status.success());
 }
 
+/// The `retry_after_ms` a 1012 close carries in its reason.
+fn retry_after_ms(reason: &str) -> u64 {
+    let reason: serde_json::Value = serde_json::from_str(reason).expect("a JSON close reason");
+    reason["retry_after_ms"].as_u64().expect("retry_after_ms")
+}
+
 #[tokio::test]
-async fn sigterm_closes_every_socket_with_1001_and_exits_within_10_seconds() {
+async fn sigterm_with_200_clients_closes_all_with_1012_spread_out_and_exits_within_the_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let running = start_binary(&dir.path().join("huddle.db")).await;
+    let spread_ms = 5_000;
+    let running = common::start_binary_with(
+        &dir.path().join("huddle.db"),
+        &[
+            "--reconnect-spread-ms",
+            "5000",
+            "--shutdown-grace-secs",
+            "30",
+        ],
+    )
+    .await;
     let ws_url = running.ws_url();
     let mut child = running.child;
     let mut clients = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..200 {
         clients.push(Client::connect(&ws_url, None).await);
     }
 
     let signalled = Instant::now();
     send_signal(&child, "-TERM");
+    let mut delays = Vec::new();
     for client in &mut clients {
-        assert_eq!(
-            u16::from(client.close_frame().await.code),
-            close_code::GOING_AWAY
-        );
+        let close = client.close_frame().await;
+        assert_eq!(u16::from(close.code), close_code::SERVICE_RESTART);
+        delays.push(retry_after_ms(close.reason.as_str()));
     }
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
-        .expect("the process exits within 10 s of SIGTERM")
+        .expect("the process exits within the 30 s bound")
         .unwrap();
     assert!(status.success(), "clean exit, got {status}");
-    assert!(signalled.elapsed() < Duration::from_secs(10));
+    assert!(signalled.elapsed() < Duration::from_secs(30));
+
+    // Spread: clients come back over the whole window, not in the same second.
+    delays.sort_unstable();
+    assert!(delays.iter().all(|&d| d < spread_ms), "{delays:?}");
+    let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+    assert!(
+        distinct.len() > 150,
+        "only {} distinct delays",
+        distinct.len()
+    );
+    assert!(
+        delays[0] < spread_ms / 4 && delays[199] > spread_ms * 3 / 4,
+        "{delays:?}"
+    );
+    let per_second = |s: u64| delays.iter().filter(|&&d| d / 1000 == s).count();
+    assert!(
+        (0..5).all(|s| per_second(s) < 80),
+        "no second takes most clients: {delays:?}"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +89,7 @@ async fn sigint_stops_the_server_too() {
     send_signal(&child, "-INT");
     assert_eq!(
         u16::from(client.close_frame().await.code),
-        close_code::GOING_AWAY
+        close_code::SERVICE_RESTART
     );
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await

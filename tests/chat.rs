@@ -190,7 +190,7 @@ async fn a_client_close_is_answered_and_the_connection_ends_cleanly() {
 }
 
 #[tokio::test]
-async fn shutdown_closes_every_client_with_1001() {
+async fn shutdown_closes_every_client_with_1012() {
     let mut server = TestServer::start().await;
     let mut clients = Vec::new();
     for _ in 0..5 {
@@ -204,7 +204,7 @@ async fn shutdown_closes_every_client_with_1001() {
         codes
     });
     result.unwrap();
-    assert_eq!(closes, vec![close_code::GOING_AWAY; 5]);
+    assert_eq!(closes, vec![close_code::SERVICE_RESTART; 5]);
 }
 
 #[tokio::test]

@@ -46,9 +46,23 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_RESUME_LIMIT", default_value_t = 1_000)]
     pub resume_limit: u64,
 
-    /// Seconds to wait, on shutdown, for sockets to finish their close handshake before the
-    /// process exits anyway. Default 8, so that the process is gone within 10 s of SIGTERM.
-    #[arg(long, env = "HUDDLE_SHUTDOWN_GRACE_SECS", default_value_t = 8)]
+    /// Milliseconds between server pings. Default 25,000: below nginx's 60 s proxy timeout.
+    #[arg(long, env = "HUDDLE_HEARTBEAT_INTERVAL_MS", default_value_t = 25_000)]
+    pub heartbeat_interval_ms: u64,
+
+    /// Milliseconds a client has to show a sign of life after a ping before it is closed
+    /// (code 4009). Also bounds how long one write to a client may block. Default 10,000.
+    #[arg(long, env = "HUDDLE_HEARTBEAT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub heartbeat_timeout_ms: u64,
+
+    /// On SIGTERM, clients are told (close code 1012) to come back after a random delay
+    /// within this many milliseconds, so they do not all return at once. Default 10,000.
+    #[arg(long, env = "HUDDLE_RECONNECT_SPREAD_MS", default_value_t = 10_000)]
+    pub reconnect_spread_ms: u64,
+
+    /// Longest shutdown, in seconds, from SIGTERM to exit: in-flight acks finish and sockets
+    /// complete their close handshakes within it. Default 30.
+    #[arg(long, env = "HUDDLE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
     /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the
@@ -65,6 +79,14 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
     }
 
     /// Defaults, as if no flag or variable were given, with history in `database` (for

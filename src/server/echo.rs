@@ -32,7 +32,7 @@ where
 {
     let ending = loop {
         tokio::select! {
-            _ = shutdown.begun() => break Ending::Close(close_code::GOING_AWAY, "server shutting down"),
+            _ = shutdown.begun() => break Ending::Close(close_code::GOING_AWAY, "server shutting down".into()),
             incoming = socket.next() => match incoming {
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     if socket.send(message).await.is_err() {

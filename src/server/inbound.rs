@@ -6,7 +6,15 @@ use crate::protocol::{check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MA
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
     Send(SendRequest),
-    Join { room: String, since: Option<u64> },
+    Join {
+        room: String,
+        since: Option<u64>,
+    },
+    Ping {
+        t: i64,
+    },
+    /// An answer to our ping: a sign of life and nothing more.
+    Pong,
 }
 
 /// A validated request to post a message.
@@ -94,6 +102,8 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
             }))
         }
         ClientFrame::Join { room, since } => Ok(Request::Join { room, since }),
+        ClientFrame::Ping { t } => Ok(Request::Ping { t }),
+        ClientFrame::Pong { .. } => Ok(Request::Pong),
     }
 }
 
@@ -106,7 +116,7 @@ fn diagnose(frame: &str) -> Refusal {
         }
     };
     let kind = match value.get("type").and_then(|t| t.as_str()) {
-        Some(kind @ ("send" | "join")) => kind.to_owned(),
+        Some(kind @ ("send" | "join" | "ping" | "pong")) => kind.to_owned(),
         Some(other) => {
             return Refusal::new(
                 ErrorCode::UnknownType,

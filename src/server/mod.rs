@@ -3,6 +3,7 @@
 pub mod committer;
 pub mod config;
 pub mod echo;
+pub mod heartbeat;
 pub mod history_api;
 pub mod hub;
 pub mod identity;

@@ -1,15 +1,25 @@
 //! Running the server until a shutdown signal, then draining it within a bound.
 
 use std::future::{Future, IntoFuture};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use crate::server::router::router;
 use crate::server::state::AppState;
 
-/// Serves `state` on `listener` until `signal` resolves. Then it refuses new upgrades, closes
-/// every socket with 1001, and returns once HTTP connections and sockets are done or the
-/// configured grace period has passed, whichever comes first.
+/// Part of the grace period kept for HTTP requests in flight after the sockets are done.
+const HTTP_DRAIN_RESERVE: Duration = Duration::from_secs(2);
+
+/// Serves `state` on `listener` until `signal` resolves, then drains:
+///
+/// 1. new upgrades are refused with 503 and Retry-After (HTTP keeps being served, so clients
+///    get that answer rather than a refused connection);
+/// 2. every socket sends the acks it still owes, then closes with 1012 and a retry delay;
+/// 3. once the sockets are closed, HTTP shuts down gracefully.
+///
+/// Returns when all that is done or the configured grace period has passed since the signal.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -17,31 +27,33 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
     let grace = state.config.shutdown_grace();
-    let begin = {
-        let shutdown = shutdown.clone();
-        async move {
-            signal.await;
-            tracing::info!("shutting down: closing sockets");
-            shutdown.begin();
-        }
-    };
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
     let http = axum::serve(listener, router(state))
-        .with_graceful_shutdown(begin)
+        .with_graceful_shutdown(async move {
+            let _ = http_stopped.await;
+        })
         .into_future();
-    let run = async {
-        let result = http.await;
-        // Idempotent after the signal; after a listener error it ends the sockets too.
+    let drain = async {
+        signal.await;
+        tracing::info!("shutting down: draining sockets");
         shutdown.begin();
-        shutdown.sockets_closed().await;
-        result
+        let sockets_by = grace.saturating_sub(HTTP_DRAIN_RESERVE);
+        if tokio::time::timeout(sockets_by, shutdown.sockets_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(?sockets_by, "some sockets did not close in time");
+        }
+        let _ = stop_http.send(());
+        // From here on, the whole shutdown is bounded by the grace period.
+        tokio::time::sleep(HTTP_DRAIN_RESERVE).await;
     };
-    let deadline = async {
-        shutdown.begun().await;
-        tokio::time::sleep(grace).await;
-    };
+    tokio::pin!(http);
+    tokio::pin!(drain);
     tokio::select! {
-        result = run => result,
-        _ = deadline => {
+        // A listener error, or HTTP done after the sockets.
+        result = &mut http => result,
+        _ = &mut drain => {
             tracing::warn!(?grace, "connections still open after the grace period; exiting anyway");
             Ok(())
         }

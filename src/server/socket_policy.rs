@@ -42,11 +42,16 @@ pub fn ending_for(err: &axum::Error) -> Ending {
         return Ending::Vanished;
     };
     match ws_error {
-        WsError::Capacity(_) => Ending::Close(close_code::MESSAGE_TOO_BIG, "message too big"),
-        WsError::Utf8(_) => {
-            Ending::Close(close_code::INVALID_PAYLOAD, "text frame is not valid UTF-8")
+        WsError::Capacity(_) => {
+            Ending::Close(close_code::MESSAGE_TOO_BIG, "message too big".into())
         }
-        WsError::Protocol(_) => Ending::Close(PROTOCOL_ERROR, "websocket protocol violation"),
+        WsError::Utf8(_) => Ending::Close(
+            close_code::INVALID_PAYLOAD,
+            "text frame is not valid UTF-8".into(),
+        ),
+        WsError::Protocol(_) => {
+            Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
+        }
         _ => Ending::Vanished,
     }
 }

@@ -6,6 +6,7 @@
 //! [`crate::protocol::close_code`]), and it keeps reading until the peer's close arrives so the
 //! close is clean on both sides.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -19,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
-use crate::protocol::{close_code, ErrorCode, ServerFrame, User, LOBBY};
+use crate::protocol::{close_code, ErrorCode, HeartbeatSettings, ServerFrame, User, LOBBY};
 use crate::server::committer::{CommitError, Committer};
+use crate::server::heartbeat::{Beat, Heartbeat};
 use crate::server::hub::Hub;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::mailbox::{mailbox, ConnectionId, Delivery, Mailbox, Subscriber};
@@ -28,6 +30,7 @@ use crate::server::shutdown::Shutdown;
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage, Store};
 use crate::server::{identity, socket_policy};
+use tokio::time::Instant;
 
 /// How long to wait for the peer's half of a close handshake before dropping the connection.
 /// Browsers answer within a round trip; three seconds covers a slow mobile link.
@@ -67,6 +70,9 @@ pub async fn upgrade(
         shutdown: state.shutdown.clone(),
         queue_capacity: state.config.queue_capacity,
         resume_limit: state.config.resume_limit,
+        heartbeat_interval: state.config.heartbeat_interval(),
+        heartbeat_timeout: state.config.heartbeat_timeout(),
+        reconnect_spread: Duration::from_millis(state.config.reconnect_spread_ms),
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
@@ -95,6 +101,11 @@ pub struct Session {
     pub shutdown: Shutdown,
     pub queue_capacity: usize,
     pub resume_limit: u64,
+    pub heartbeat_interval: Duration,
+    /// How long a client has to answer a ping, and how long one write to it may block.
+    pub heartbeat_timeout: Duration,
+    /// Clients told to reconnect at shutdown pick a delay below this.
+    pub reconnect_spread: Duration,
 }
 
 /// How the chat loop ended, which decides how the connection is closed.
@@ -103,7 +114,7 @@ pub enum Ending {
     /// The peer sent a close frame; complete its handshake.
     PeerClosed,
     /// Close with this code and reason, then wait for the peer's close.
-    Close(u16, &'static str),
+    Close(u16, Cow<'static, str>),
     /// The transport is gone; nothing more can be sent.
     Vanished,
 }
@@ -158,53 +169,108 @@ impl Session {
             Ok(head) => connection.delivered.insert(LOBBY.to_owned(), head),
             Err(err) => {
                 tracing::error!(%err, "the lobby is missing");
-                return Ending::Close(INTERNAL_ERROR, "server misconfigured");
+                return Ending::Close(INTERNAL_ERROR, "server misconfigured".into());
             }
         };
         let welcome = ServerFrame::Welcome {
             user: self.user.clone(),
             room: LOBBY.to_owned(),
+            heartbeat: HeartbeatSettings {
+                interval_ms: self.heartbeat_interval.as_millis() as u64,
+                timeout_ms: self.heartbeat_timeout.as_millis() as u64,
+            },
         };
         if send_json(socket, welcome.to_json()).await.is_err() {
             return Ending::Vanished;
         }
         let mut batch = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
+        let mut heartbeat = Heartbeat::new(
+            self.heartbeat_interval,
+            self.heartbeat_timeout,
+            Instant::now(),
+        );
         loop {
             let reading = connection.acks.len() < MAX_SENDS_IN_FLIGHT;
             let outcome = tokio::select! {
                 biased;
-                _ = self.shutdown.begun() => {
-                    return Ending::Close(close_code::GOING_AWAY, "server shutting down");
-                }
-                _ = mailbox.evicted.cancelled() => {
-                    return Ending::Close(close_code::TOO_SLOW, "too slow: messages were missed, reconnect");
-                }
+                _ = self.shutdown.begun() => return self.drain(socket, connection).await,
+                _ = mailbox.evicted.cancelled() => return too_slow(),
                 Some((client_id, outcome)) = connection.acks.next(), if !connection.acks.is_empty() => {
-                    send_json(socket, ack_or_error(client_id, outcome)).await
+                    self.write(send_json(socket, ack_or_error(client_id, outcome))).await
                 }
                 received = mailbox.frames.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => {
                     if received == 0 {
                         // Every room let go of this connection; only eviction does that.
-                        return Ending::Close(close_code::TOO_SLOW, "too slow: messages were missed, reconnect");
+                        return too_slow();
                     }
-                    write_batch(socket, &mut batch, &mut connection.delivered).await
+                    self.write(write_batch(socket, &mut batch, &mut connection.delivered)).await
                 }
-                incoming = socket.next(), if reading => match incoming {
-                    None => return Ending::Vanished,
-                    Some(Ok(Message::Text(text))) => self.handle_text(socket, connection, text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => {
-                        send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json()).await
+                _ = tokio::time::sleep_until(heartbeat.wake_at()) => match heartbeat.due(Instant::now()) {
+                    Some(Beat::Ping) => self.write(ping(socket)).await,
+                    Some(Beat::Expired) => {
+                        return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
                     }
-                    // tungstenite answers pings itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                    Some(Ok(Message::Close(_))) => return Ending::PeerClosed,
-                    Some(Err(err)) => return socket_policy::ending_for(&err),
+                    None => Ok(()),
                 },
+                incoming = socket.next(), if reading => {
+                    if let Some(Ok(_)) = &incoming {
+                        heartbeat.heard();
+                    }
+                    match incoming {
+                        None => return Ending::Vanished,
+                        Some(Ok(Message::Text(text))) => self.handle_text(socket, connection, text.as_str()).await,
+                        Some(Ok(Message::Binary(_))) => {
+                            send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json()).await
+                        }
+                        // tungstenite answers pings itself.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                        Some(Ok(Message::Close(_))) => return Ending::PeerClosed,
+                        Some(Err(err)) => return socket_policy::ending_for(&err),
+                    }
+                }
             };
             if outcome.is_err() {
                 return Ending::Vanished;
             }
         }
+    }
+
+    /// Runs one write, giving up on a client that has not taken it within the heartbeat
+    /// timeout: a peer that stops reading must not hold its task and buffers forever.
+    async fn write(
+        &self,
+        write: impl Future<Output = Result<(), axum::Error>>,
+    ) -> Result<(), axum::Error> {
+        match tokio::time::timeout(self.heartbeat_timeout, write).await {
+            Ok(result) => result,
+            Err(_) => Err(axum::Error::new(
+                "write timed out: the client is not reading",
+            )),
+        }
+    }
+
+    /// Shutdown: sends the acks still owed (their messages are committed or about to be),
+    /// then asks the client to come back after a random delay within the spread, so that a
+    /// restart does not bring every client back in the same second.
+    async fn drain<S>(&self, socket: &mut S, connection: &mut Connection) -> Ending
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        while let Some((client_id, outcome)) = connection.acks.next().await {
+            if self
+                .write(send_json(socket, ack_or_error(client_id, outcome)))
+                .await
+                .is_err()
+            {
+                return Ending::Vanished;
+            }
+        }
+        let spread_ms = self.reconnect_spread.as_millis().max(1) as u64;
+        let retry_after_ms = fastrand::u64(0..spread_ms);
+        Ending::Close(
+            close_code::SERVICE_RESTART,
+            format!(r#"{{"retry_after_ms":{retry_after_ms}}}"#).into(),
+        )
     }
 
     /// Handles one text frame. A refusal is reported to this client only.
@@ -220,6 +286,10 @@ impl Session {
         let result = match parse_text_frame(frame) {
             Ok(Request::Send(request)) => self.submit(connection, request).await,
             Ok(Request::Join { room, since }) => self.join(socket, connection, room, since).await,
+            Ok(Request::Ping { t }) => {
+                Ok(send_json(socket, ServerFrame::Pong { t }.to_json()).await?)
+            }
+            Ok(Request::Pong) => Ok(()),
             Err(refusal) => Err(refusal.into()),
         };
         match result {
@@ -329,6 +399,25 @@ impl From<axum::Error> for Handling {
     }
 }
 
+fn too_slow() -> Ending {
+    Ending::Close(
+        close_code::TOO_SLOW,
+        "too slow: messages were missed, reconnect".into(),
+    )
+}
+
+/// A WebSocket Ping (browsers and libraries answer it by themselves) and a `ping` frame (the
+/// page answers it, and measures round-trip time with its own).
+async fn ping<S>(socket: &mut S) -> Result<(), axum::Error>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    socket.feed(Message::Ping(Default::default())).await?;
+    let frame = ServerFrame::Ping { t: unix_millis() };
+    socket.feed(text_message(frame.to_json())).await?;
+    socket.flush().await
+}
+
 fn ack_or_error(client_id: String, outcome: Result<Appended, CommitError>) -> String {
     match outcome {
         Ok(appended) => {
@@ -401,10 +490,11 @@ where
         // tungstenite queued its reply to the peer's close; reading on sends it.
         Ending::PeerClosed => {}
         Ending::Close(code, reason) => {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
+            let reason = match reason {
+                Cow::Borrowed(reason) => Utf8Bytes::from_static(reason),
+                Cow::Owned(reason) => Utf8Bytes::from(reason),
             };
+            let frame = CloseFrame { code, reason };
             if socket.send(Message::Close(Some(frame))).await.is_err() {
                 return;
             }

@@ -90,11 +90,16 @@ impl TestServer {
         Client::connect(&self.ws_url(), Some(cookie)).await
     }
 
-    /// Sends the shutdown signal and waits for `serve` to return.
-    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+    /// Sends the shutdown signal (as SIGTERM would) without waiting.
+    pub fn signal_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Sends the shutdown signal and waits for `serve` to return.
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.signal_shutdown();
         let task = self.task.take().expect("shut down once");
         tokio::time::timeout(PATIENCE, task)
             .await
@@ -228,7 +233,7 @@ impl Client {
             .expect("no socket error")
     }
 
-    /// Reads until the server's close frame and returns it, skipping chat frames.
+    /// Reads until the server's close frame and returns it, skipping other frames.
     pub async fn close_frame(&mut self) -> CloseFrame {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.socket.next())
@@ -281,12 +286,18 @@ impl Running {
 /// Starts the binary on an ephemeral port with its history in `database`, and waits until it
 /// prints its URL (it does so once it listens).
 pub async fn start_binary(database: &std::path::Path) -> Running {
+    start_binary_with(database, &[]).await
+}
+
+/// [`start_binary`] with extra flags.
+pub async fn start_binary_with(database: &std::path::Path, extra_args: &[&str]) -> Running {
     use std::process::Stdio;
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_huddle"))
         .args(["--addr", "127.0.0.1:0", "--log", "warn"])
         .arg("--database")
         .arg(database)
+        .args(extra_args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

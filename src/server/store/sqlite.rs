@@ -94,9 +94,9 @@ impl Store for SqliteStore {
 
         // Copies already stored by an earlier send of the same (author, client_id).
         let mut earlier: HashMap<(String, String), ChatMessage> = HashMap::new();
-        let mut lookup = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {COLUMNS} FROM messages WHERE (author_id, client_id) IN ("
-        ));
+        // A join from the batch's keys, so that each key is an index search (a row-value
+        // `IN (VALUES …)` would scan the whole table on every batch).
+        let mut lookup = QueryBuilder::<Sqlite>::new("WITH keys(author_id, client_id) AS (VALUES ");
         let mut separated = lookup.separated(", ");
         for message in &batch {
             separated.push("(");
@@ -105,7 +105,15 @@ impl Store for SqliteStore {
             separated.push_bind_unseparated(&message.client_id);
             separated.push_unseparated(")");
         }
-        lookup.push(")");
+        lookup.push(format!(
+            ") SELECT {} FROM keys JOIN messages m \
+             ON m.author_id = keys.author_id AND m.client_id = keys.client_id",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         for row in lookup.build().fetch_all(&mut *tx).await? {
             let message = message_from_row(&row)?;
             earlier.insert(

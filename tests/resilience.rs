@@ -1,0 +1,142 @@
+//! Dead peers, stalled readers and restarts: the server notices and stays bounded.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use huddle::protocol::{close_code, ClientFrame, ServerFrame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Opens a WebSocket by hand over plain TCP and then never answers anything, as a peer that
+/// vanished without closing would behave. Returns the stream after the handshake.
+async fn silent_peer(server: &TestServer) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read the response head, up to the blank line.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// Reads unmasked server frames until a close frame; returns its code.
+async fn read_until_close(stream: &mut TcpStream) -> u16 {
+    loop {
+        let opcode = stream.read_u8().await.unwrap() & 0x0f;
+        let len = match stream.read_u8().await.unwrap() & 0x7f {
+            126 => u64::from(stream.read_u16().await.unwrap()),
+            127 => stream.read_u64().await.unwrap(),
+            n => u64::from(n),
+        };
+        let mut payload = vec![0; len as usize];
+        stream.read_exact(&mut payload).await.unwrap();
+        if opcode == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_ignores_pings_is_closed_within_h_plus_t() {
+    let (h, t) = (Duration::from_millis(300), Duration::from_millis(400));
+    let server = TestServer::start_with(|config| {
+        config.heartbeat_interval_ms = 300;
+        config.heartbeat_timeout_ms = 400;
+    })
+    .await;
+    let connected = Instant::now();
+    let mut peer = silent_peer(&server).await;
+    let code = tokio::time::timeout(common::PATIENCE, read_until_close(&mut peer))
+        .await
+        .expect("closed within the patience bound");
+    let elapsed = connected.elapsed();
+    assert_eq!(code, close_code::HEARTBEAT_TIMEOUT);
+    assert!(elapsed >= h, "not before a ping was even due: {elapsed:?}");
+    assert!(
+        elapsed <= h + t + Duration::from_millis(200),
+        "closed after {elapsed:?}"
+    );
+    assert_eq!(
+        server.state.hub.member_count("lobby").unwrap(),
+        0,
+        "it left its rooms"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_answers_stays_connected_across_many_heartbeats() {
+    let server = TestServer::start_with(|config| {
+        config.heartbeat_interval_ms = 50;
+        config.heartbeat_timeout_ms = 100;
+    })
+    .await;
+    let mut client = server.client().await;
+    // Reading answers WebSocket pings; answer the application pings too.
+    let mut pings = 0;
+    while pings < 10 {
+        if let ServerFrame::Ping { t } = client.next_frame().await {
+            client.send_frame(&ClientFrame::Pong { t }).await;
+            pings += 1;
+        }
+    }
+    client.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_client_ping_is_answered_with_the_same_t() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    client.send_frame(&ClientFrame::Ping { t: 12345 }).await;
+    assert_eq!(client.next_frame().await, ServerFrame::Pong { t: 12345 });
+}
+
+#[tokio::test]
+async fn welcome_announces_the_heartbeat() {
+    let server = TestServer::start_with(|config| {
+        config.heartbeat_interval_ms = 1234;
+        config.heartbeat_timeout_ms = 567;
+    })
+    .await;
+    let url = server.ws_url();
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    use futures_util::StreamExt;
+    let first = socket.next().await.unwrap().unwrap();
+    let frame: ServerFrame = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    match frame {
+        ServerFrame::Welcome { heartbeat, .. } => {
+            assert_eq!((heartbeat.interval_ms, heartbeat.timeout_ms), (1234, 567));
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn during_shutdown_new_upgrades_get_503_with_retry_after() {
+    let mut server = TestServer::start().await;
+    // A client that never answers the close keeps the drain going for its close timeout.
+    let _stubborn = server.client().await;
+    server.signal_shutdown();
+    let response = loop {
+        match tokio_tungstenite::connect_async(server.ws_url()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => break response,
+            // Raced the signal: the upgrade went through and is being closed; try again.
+            Ok(_) => continue,
+            Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        }
+    };
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+}
