@@ -1,11 +1,13 @@
 //! Huddle: a self-hosted real-time group chat.
 //!
 //! - [`protocol`]: wire types shared by the server and the browser.
+//! - [`backoff`]: reconnect delays, pure so that they are tested natively.
 //! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
 //! - `client` (feature `hydrate`): the browser's WebSocket connection.
 //! - `server` (feature `ssr`): axum routes, the socket task and the broadcast hub.
 
 pub mod app;
+pub mod backoff;
 pub mod protocol;
 
 #[cfg(feature = "hydrate")]

@@ -35,17 +35,25 @@ pub struct Chat {
     pub named: RwSignal<bool>,
     /// The last error the server reported for a frame of ours, shown near the composer.
     pub notice: RwSignal<Option<String>>,
+    /// Round-trip time of the last ping the page sent, in milliseconds.
+    pub rtt_ms: RwSignal<Option<u32>>,
+    /// Whole seconds until the next reconnect attempt, while one is scheduled.
+    pub retry_in_secs: RwSignal<Option<u32>>,
+    /// Bytes the socket has accepted but not yet put on the network (WebSocket.bufferedAmount).
+    pub buffered_bytes: RwSignal<u32>,
     /// The browser's UTC offset in minutes, once known; until then times are shown in UTC
     /// (the server render cannot know the reader's time zone).
     pub utc_offset_minutes: RwSignal<Option<i32>>,
 }
 
-/// A message sent from this page, shown before the server has stored and returned it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A message sent from this page, shown before the server has stored and returned it. The
+/// unacknowledged ones are the outbox: kept in browser storage, sent again after a reconnect.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingMessage {
     pub client_id: String,
     pub text: String,
     /// The server acknowledged it (stored, committed): shown as sent.
+    #[serde(default)]
     pub acked: bool,
 }
 
@@ -61,6 +69,9 @@ impl Chat {
             named: RwSignal::new(me.is_some()),
             me: RwSignal::new(me),
             notice: RwSignal::new(None),
+            rtt_ms: RwSignal::new(None),
+            retry_in_secs: RwSignal::new(None),
+            buffered_bytes: RwSignal::new(0),
             utc_offset_minutes: RwSignal::new(None),
         }
     }
@@ -157,21 +168,22 @@ impl Chat {
         }
     }
 
-    /// Sends `text`. Returns false (and says why in `notice`) if it could not be sent, so the
-    /// composer keeps the text.
+    /// Queues `text` in the outbox (shown as pending at once) and sends it now if the socket
+    /// is open, else after the next reconnect. Returns false, saying why in `notice`, only for
+    /// text the server would refuse, so the composer keeps it.
     pub fn send(&self, text: &str) -> bool {
         if let Err(code) = crate::protocol::check_text(text) {
             self.notice.set(Some(format!("Not sent: {code:?}")));
             return false;
         }
         #[cfg(feature = "hydrate")]
-        {
-            crate::client::socket::send(*self, text)
-        }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            false
-        }
+        crate::client::socket::send(*self, text);
+        cfg!(feature = "hydrate")
+    }
+
+    /// Tries to connect now, skipping the wait of a scheduled reconnect.
+    pub fn retry_now(&self) {
+        self.connect();
     }
 }
 

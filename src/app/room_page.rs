@@ -37,9 +37,21 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
-        chat.utc_offset_minutes
-            .set(Some(crate::client::utc_offset_minutes()));
+        {
+            chat.utc_offset_minutes
+                .set(Some(crate::client::utc_offset_minutes()));
+            crate::client::socket::restore_outbox(chat);
+        }
         chat.connect();
+    });
+    // Keep the outbox in browser storage as it changes (the first run has nothing new).
+    Effect::new(move |previous: Option<()>| {
+        chat.pending.track();
+        #[cfg(feature = "hydrate")]
+        if previous.is_some() {
+            crate::client::socket::persist_outbox(chat);
+        }
+        let _ = previous;
     });
     view! {
         <main class="room">

@@ -5,14 +5,30 @@ use leptos::prelude::*;
 use crate::app::chat::ready_state;
 use crate::app::Chat;
 
-/// What a person reads for a readyState.
-fn describe(state: u16, wants_connection: bool) -> &'static str {
+/// What a person reads for a readyState, with the countdown to the next attempt if any.
+fn describe(state: u16, wants_connection: bool, retry_in_secs: Option<u32>) -> String {
     match state {
-        ready_state::CONNECTING => "Connecting…",
-        ready_state::OPEN => "Connected",
-        ready_state::CLOSING => "Disconnecting…",
-        _ if wants_connection => "Disconnected — reconnecting…",
-        _ => "Disconnected",
+        ready_state::CONNECTING => "Connecting…".into(),
+        ready_state::OPEN => "Connected".into(),
+        ready_state::CLOSING => "Disconnecting…".into(),
+        _ if wants_connection => match retry_in_secs {
+            Some(secs) if secs > 0 => format!("Disconnected — reconnecting in {secs} s"),
+            _ => "Disconnected — reconnecting…".into(),
+        },
+        _ => "Disconnected".into(),
+    }
+}
+
+/// "3 messages waiting to send", plus the bytes the socket still holds while it drains.
+fn describe_outbox(waiting: usize, buffered_bytes: u32) -> Option<String> {
+    let plural = if waiting == 1 { "" } else { "s" };
+    match (waiting, buffered_bytes) {
+        (0, 0) => None,
+        (0, bytes) => Some(format!("{bytes} bytes buffered")),
+        (n, 0) => Some(format!("{n} message{plural} waiting to send")),
+        (n, bytes) => Some(format!(
+            "{n} message{plural} waiting to send ({bytes} bytes buffered)"
+        )),
     }
 }
 
@@ -21,6 +37,9 @@ pub fn ConnectionStatus() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let state = chat.ready_state;
     let wants = chat.wants_connection;
+    let waiting = move || chat.pending.with(|p| p.iter().filter(|p| !p.acked).count());
+    let outbox = move || describe_outbox(waiting(), chat.buffered_bytes.get());
+    let can_retry = move || state.get() == ready_state::CLOSED && wants.get();
     let toggle = move |_| {
         if wants.get_untracked() {
             chat.disconnect();
@@ -35,8 +54,17 @@ pub fn ConnectionStatus() -> impl IntoView {
                 data-ready-state=move || state.get().to_string()
                 class=move || format!("ready-state ready-state-{}", state.get())
             >
-                {move || describe(state.get(), wants.get())}
+                {move || describe(state.get(), wants.get(), chat.retry_in_secs.get())}
             </span>
+            <Show when=move || state.get() == ready_state::OPEN && chat.rtt_ms.get().is_some()>
+                <span class="rtt" title="round-trip time">{move || chat.rtt_ms.get().map(|ms| format!("{ms} ms"))}</span>
+            </Show>
+            <Show when=can_retry>
+                <button type="button" class="retry" on:click=move |_| chat.retry_now()>"Retry now"</button>
+            </Show>
+            <Show when=move || outbox().is_some()>
+                <span class="outbox" data-pending=move || waiting().to_string()>{outbox}</span>
+            </Show>
             <button type="button" class="toggle" on:click=toggle>
                 {move || if wants.get() { "Disconnect" } else { "Connect" }}
             </button>
@@ -50,10 +78,28 @@ mod tests {
 
     #[test]
     fn every_ready_state_has_words() {
-        assert_eq!(describe(0, true), "Connecting…");
-        assert_eq!(describe(1, true), "Connected");
-        assert_eq!(describe(2, false), "Disconnecting…");
-        assert_eq!(describe(3, true), "Disconnected — reconnecting…");
-        assert_eq!(describe(3, false), "Disconnected");
+        assert_eq!(describe(0, true, None), "Connecting…");
+        assert_eq!(describe(1, true, None), "Connected");
+        assert_eq!(describe(2, false, None), "Disconnecting…");
+        assert_eq!(describe(3, true, None), "Disconnected — reconnecting…");
+        assert_eq!(
+            describe(3, true, Some(4)),
+            "Disconnected — reconnecting in 4 s"
+        );
+        assert_eq!(describe(3, false, Some(4)), "Disconnected");
+    }
+
+    #[test]
+    fn the_outbox_is_described_only_when_it_holds_something() {
+        assert_eq!(describe_outbox(0, 0), None);
+        assert_eq!(
+            describe_outbox(1, 0).as_deref(),
+            Some("1 message waiting to send")
+        );
+        assert_eq!(
+            describe_outbox(3, 120).as_deref(),
+            Some("3 messages waiting to send (120 bytes buffered)")
+        );
+        assert_eq!(describe_outbox(0, 64).as_deref(), Some("64 bytes buffered"));
     }
 }

@@ -1,5 +1,6 @@
 //! Browser-only code (feature `hydrate`).
 
+pub mod outbox;
 pub mod socket;
 
 /// The browser's offset from UTC in minutes (east positive).

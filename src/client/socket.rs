@@ -1,23 +1,39 @@
-//! The page's WebSocket: opens it, turns its events into [`Chat`] signal updates, and reopens
-//! it after an unexpected close.
+//! The page's WebSocket: opens it, turns its events into [`Chat`] signal updates, and keeps
+//! it alive on real networks.
 //!
-//! One socket per page. Each opened socket gets a generation number; events from an older
-//! socket (one being replaced) are ignored, so a late `close` cannot clobber the new state.
+//! - One socket per page, and never two connection attempts at once.
+//! - After an unexpected close it reconnects with exponential backoff and full jitter
+//!   ([`crate::backoff`]), or after the delay a restarting server asked for (close 1012).
+//! - A socket that looks open but has been silent for longer than the server's heartbeat
+//!   interval plus timeout is dead: it is dropped and replaced.
+//! - Going offline drops the socket at once; coming online, or the tab becoming visible,
+//!   reconnects at once.
+//! - Each opened socket gets a generation number; events from an older socket are ignored,
+//!   so a late `close` cannot clobber the state of its successor.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-use leptos::prelude::{set_timeout_with_handle, GetUntracked, Set, TimeoutHandle, WithValue};
+use leptos::prelude::{
+    set_interval_with_handle, set_timeout_with_handle, GetUntracked, Set, TimeoutHandle,
+    WithUntracked, WithValue,
+};
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 use crate::app::api::load_older;
 use crate::app::chat::ready_state;
 use crate::app::Chat;
+use crate::backoff::{Backoff, STABLE_AFTER};
+use crate::client::outbox;
 use crate::protocol::{close_code, ClientFrame, ErrorCode, ServerFrame};
 
-/// Pause before reopening after an unexpected close.
-const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How often the page checks its socket (silence, countdown, buffered bytes).
+const TICK: Duration = Duration::from_secs(1);
+/// How often the page measures round-trip time, in ticks.
+const PING_EVERY_TICKS: u32 = 10;
+/// Silence allowed before the first `welcome` says the server's heartbeat: its defaults.
+const DEFAULT_SILENCE_MS: f64 = 35_000.0;
 
 /// An open (or opening) socket and the handlers it calls. The handlers must outlive every
 /// call the browser can still make, so they live as long as the link.
@@ -38,16 +54,25 @@ impl Drop for Link {
 }
 
 thread_local! {
-    static WATCHING_NETWORK: Cell<bool> = const { Cell::new(false) };
+    static STARTED: Cell<bool> = const { Cell::new(false) };
     static LINK: RefCell<Option<Link>> = const { RefCell::new(None) };
     static GENERATION: Cell<u64> = const { Cell::new(0) };
+    static BACKOFF: RefCell<Backoff> = RefCell::new(Backoff::default());
     static RECONNECT_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+    static STABLE_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+    /// When (Date.now() ms) the scheduled reconnect fires.
+    static RETRY_AT: Cell<Option<f64>> = const { Cell::new(None) };
+    /// When the current socket last received anything.
+    static LAST_HEARD: Cell<f64> = const { Cell::new(0.0) };
+    /// Silence after which the socket counts as dead: the server's interval plus timeout.
+    static SILENCE_LIMIT_MS: Cell<f64> = const { Cell::new(DEFAULT_SILENCE_MS) };
+    static TICKS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Opens a socket unless one is already connecting or open.
 pub fn connect(chat: Chat) {
-    watch_network(chat);
-    cancel_reconnect();
+    start_watching(chat);
+    cancel_reconnect(chat);
     let alive = LINK.with_borrow(|link| {
         link.as_ref()
             .is_some_and(|l| l.socket.ready_state() <= ready_state::OPEN)
@@ -60,14 +85,14 @@ pub fn connect(chat: Chat) {
         Err(err) => {
             leptos::logging::warn!("cannot open the chat socket: {err:?}");
             chat.ready_state.set(ready_state::CLOSED);
-            schedule_reconnect(chat);
+            schedule_reconnect(chat, None);
         }
     }
 }
 
 /// Starts a clean close (code 1000). The close event then reports CLOSED.
 pub fn disconnect(chat: Chat) {
-    cancel_reconnect();
+    cancel_reconnect(chat);
     LINK.with_borrow(|link| {
         if let Some(link) = link {
             if link.socket.ready_state() <= ready_state::OPEN {
@@ -80,23 +105,16 @@ pub fn disconnect(chat: Chat) {
     });
 }
 
-/// Sends a message if the socket is open, showing it as pending until the server has stored
-/// it. Returns whether it was handed to the socket.
-pub fn send(chat: Chat, text: &str) -> bool {
+/// Puts a message in the outbox, shown as pending, and sends it if the socket is open;
+/// otherwise it goes out, with the same client_id, right after the next reconnect.
+pub fn send(chat: Chat, text: &str) {
     let client_id = new_client_id();
-    let sent = send_frame(&ClientFrame::Send {
+    chat.add_pending(client_id.clone(), text.to_owned());
+    send_frame(&ClientFrame::Send {
         room: chat.room.with_value(Clone::clone),
-        client_id: client_id.clone(),
+        client_id,
         text: text.to_owned(),
     });
-    if sent {
-        chat.add_pending(client_id, text.to_owned());
-    } else {
-        chat.notice.set(Some(
-            "Not connected: your message is still in the box.".to_owned(),
-        ));
-    }
-    sent
 }
 
 /// Writes a frame if the socket is open. Returns whether it was handed to the socket.
@@ -111,8 +129,8 @@ fn send_frame(frame: &ClientFrame) -> bool {
     })
 }
 
-/// Catches up from the last message shown, then sends again whatever the server has not
-/// acknowledged (the same client_id, so the server stores it at most once).
+/// Catches up from the last message shown, then sends the outbox in order, each with its
+/// original client_id, so the server stores each at most once.
 fn join_and_retry(chat: Chat) {
     send_frame(&ClientFrame::Join {
         room: chat.room.with_value(Clone::clone),
@@ -150,25 +168,29 @@ fn open(chat: Chat) -> Result<Link, JsValue> {
 
     let socket = WebSocket::new(&socket_url()?)?;
     chat.ready_state.set(socket.ready_state());
+    LAST_HEARD.set(now_ms());
 
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_| {
         if is_current() {
             chat.ready_state.set(ready_state::OPEN);
             chat.notice.set(None);
+            LAST_HEARD.set(now_ms());
             join_and_retry(chat);
+            send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
+            schedule_backoff_reset(generation);
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         if let (true, Some(text)) = (is_current(), event.data().as_string()) {
+            LAST_HEARD.set(now_ms());
             handle_frame(chat, &text);
         }
     });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
         if is_current() {
             chat.ready_state.set(ready_state::CLOSED);
-            if chat.wants_connection.get_untracked() {
-                schedule_reconnect(chat);
-            }
+            chat.rtt_ms.set(None);
+            after_close(chat, event.code(), &event.reason());
         }
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -182,9 +204,34 @@ fn open(chat: Chat) -> Result<Link, JsValue> {
     })
 }
 
+/// Decides, from the close code, whether and when to come back.
+fn after_close(chat: Chat, code: u16, reason: &str) {
+    if !chat.wants_connection.get_untracked() {
+        return;
+    }
+    if !close_code::should_reconnect(code) {
+        chat.wants_connection.set(false);
+        chat.notice.set(Some(format!(
+            "The server closed the connection ({code}{}{reason}); press Connect to try again.",
+            if reason.is_empty() { "" } else { ": " }
+        )));
+        return;
+    }
+    // A restarting server says when to come back, spreading its clients out.
+    let asked = (code == close_code::SERVICE_RESTART)
+        .then(|| serde_json::from_str::<serde_json::Value>(reason).ok())
+        .flatten()
+        .and_then(|reason| reason["retry_after_ms"].as_u64())
+        .map(Duration::from_millis);
+    schedule_reconnect(chat, asked);
+}
+
 fn handle_frame(chat: Chat, text: &str) {
     match serde_json::from_str::<ServerFrame>(text) {
-        Ok(ServerFrame::Welcome { user, .. }) => {
+        Ok(ServerFrame::Welcome {
+            user, heartbeat, ..
+        }) => {
+            SILENCE_LIMIT_MS.set((heartbeat.interval_ms + heartbeat.timeout_ms) as f64);
             if !chat.named.get_untracked() {
                 chat.me.set(Some(user));
             }
@@ -192,6 +239,12 @@ fn handle_frame(chat: Chat, text: &str) {
         Ok(ServerFrame::Message(message)) => chat.receive(message),
         Ok(ServerFrame::Ack { client_id, .. }) => chat.acknowledge(&client_id),
         Ok(ServerFrame::Joined { .. }) => {}
+        Ok(ServerFrame::Ping { t }) => {
+            send_frame(&ClientFrame::Pong { t });
+        }
+        Ok(ServerFrame::Pong { t }) => {
+            chat.rtt_ms.set(Some((now_ms() - t as f64).max(0.0) as u32));
+        }
         Ok(ServerFrame::Resync { .. })
         | Ok(ServerFrame::Error {
             code: ErrorCode::SeqBeyondHead,
@@ -202,27 +255,73 @@ fn handle_frame(chat: Chat, text: &str) {
     }
 }
 
-/// Follows the browser's network state. Going offline does not close a WebSocket by itself,
-/// and one that looks open then receives nothing: drop it at once and show it. Coming back
-/// online reconnects at once rather than at the next retry.
-fn watch_network(chat: Chat) {
-    if WATCHING_NETWORK.replace(true) {
+/// Once per page: the network and visibility listeners, and the one-second tick.
+fn start_watching(chat: Chat) {
+    if STARTED.replace(true) {
         return;
     }
     let Some(window) = web_sys::window() else {
         return;
     };
+    // Going offline does not close a WebSocket by itself, and one that looks open then
+    // receives nothing: drop it at once and show it.
     let on_offline = Closure::<dyn FnMut(Event)>::new(move |_| abandon(chat));
-    let on_online = Closure::<dyn FnMut(Event)>::new(move |_| {
-        if chat.wants_connection.get_untracked() {
+    let reconnect_now = Closure::<dyn FnMut(Event)>::new(move |_| {
+        let visible = web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+        if visible && chat.wants_connection.get_untracked() {
             connect(chat);
         }
     });
-    let _ = window.add_event_listener_with_callback("offline", on_offline.as_ref().unchecked_ref());
-    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    let listen = |target: &web_sys::EventTarget,
+                  event: &str,
+                  handler: &Closure<dyn FnMut(Event)>| {
+        let _ = target.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+    };
+    listen(&window, "offline", &on_offline);
+    listen(&window, "online", &reconnect_now);
+    if let Some(document) = window.document() {
+        listen(&document, "visibilitychange", &reconnect_now);
+    }
     // These listen for the page's whole life.
     on_offline.forget();
-    on_online.forget();
+    reconnect_now.forget();
+    if let Err(err) = set_interval_with_handle(move || tick(chat), TICK) {
+        leptos::logging::warn!("cannot start the connection watchdog: {err:?}");
+    }
+}
+
+/// Every second: declare a silent socket dead, ping for round-trip time, and refresh the
+/// countdown and buffered bytes shown to the person.
+fn tick(chat: Chat) {
+    let ticks = TICKS.get().wrapping_add(1);
+    TICKS.set(ticks);
+    let state = chat.ready_state.get_untracked();
+    if state == ready_state::OPEN {
+        if now_ms() - LAST_HEARD.get() > SILENCE_LIMIT_MS.get() {
+            leptos::logging::warn!("no traffic from the server for too long; reconnecting");
+            abandon(chat);
+            return;
+        }
+        if ticks % PING_EVERY_TICKS == 0 {
+            send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
+        }
+    }
+    let buffered = LINK.with_borrow(|link| link.as_ref().map_or(0, |l| l.socket.buffered_amount()));
+    if chat.buffered_bytes.get_untracked() != buffered {
+        chat.buffered_bytes.set(buffered);
+    }
+    show_countdown(chat);
+}
+
+fn show_countdown(chat: Chat) {
+    let seconds = RETRY_AT
+        .get()
+        .map(|at| ((at - now_ms()).max(0.0) / 1000.0).ceil() as u32);
+    if chat.retry_in_secs.get_untracked() != seconds {
+        chat.retry_in_secs.set(seconds);
+    }
 }
 
 /// Gives up on the current socket without waiting for a close handshake that cannot
@@ -235,23 +334,66 @@ fn abandon(chat: Chat) {
         }
     });
     chat.ready_state.set(ready_state::CLOSED);
+    chat.rtt_ms.set(None);
     if chat.wants_connection.get_untracked() {
-        schedule_reconnect(chat);
+        schedule_reconnect(chat, None);
     }
 }
 
-fn schedule_reconnect(chat: Chat) {
-    cancel_reconnect();
-    match set_timeout_with_handle(move || connect(chat), RECONNECT_DELAY) {
-        Ok(handle) => RECONNECT_TIMER.set(Some(handle)),
+/// Schedules the next attempt: after `asked`, or the next backoff delay.
+fn schedule_reconnect(chat: Chat, asked: Option<Duration>) {
+    cancel_reconnect(chat);
+    let delay =
+        asked.unwrap_or_else(|| BACKOFF.with_borrow_mut(|b| b.next_delay(js_sys::Math::random())));
+    match set_timeout_with_handle(move || connect(chat), delay) {
+        Ok(handle) => {
+            RECONNECT_TIMER.set(Some(handle));
+            RETRY_AT.set(Some(now_ms() + delay.as_secs_f64() * 1000.0));
+        }
         Err(err) => leptos::logging::warn!("cannot schedule a reconnect: {err:?}"),
     }
+    show_countdown(chat);
 }
 
-fn cancel_reconnect() {
+fn cancel_reconnect(chat: Chat) {
     if let Some(handle) = RECONNECT_TIMER.take() {
         handle.clear();
     }
+    RETRY_AT.set(None);
+    show_countdown(chat);
+}
+
+/// A connection that stays up for a while resets the backoff; one that drops at once does not.
+fn schedule_backoff_reset(generation: u64) {
+    if let Some(handle) = STABLE_TIMER.take() {
+        handle.clear();
+    }
+    let reset = move || {
+        if GENERATION.get() == generation {
+            BACKOFF.with_borrow_mut(Backoff::reset);
+        }
+    };
+    if let Ok(handle) = set_timeout_with_handle(reset, STABLE_AFTER) {
+        STABLE_TIMER.set(Some(handle));
+    }
+}
+
+/// Keeps the outbox in browser storage whenever it changes.
+pub fn persist_outbox(chat: Chat) {
+    chat.pending
+        .with_untracked(|pending| outbox::save(&chat.room.with_value(Clone::clone), pending));
+}
+
+/// Puts back what an earlier page left in the outbox.
+pub fn restore_outbox(chat: Chat) {
+    let saved = outbox::load(&chat.room.with_value(Clone::clone));
+    if !saved.is_empty() {
+        chat.pending.set(saved);
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 /// `ws://host/ws` or `wss://host/ws`, following the page's scheme.
