@@ -51,10 +51,10 @@ async fn read_until_close(stream: &mut TcpStream) -> u16 {
 
 #[tokio::test]
 async fn a_client_that_ignores_pings_is_closed_within_h_plus_t() {
-    let (h, t) = (Duration::from_millis(300), Duration::from_millis(400));
+    let (h, t) = (Duration::from_millis(1_000), Duration::from_millis(1_000));
     let server = TestServer::start_with(|config| {
-        config.heartbeat_interval_ms = 300;
-        config.heartbeat_timeout_ms = 400;
+        config.heartbeat_interval_ms = 1_000;
+        config.heartbeat_timeout_ms = 1_000;
     })
     .await;
     let connected = Instant::now();
@@ -139,4 +139,45 @@ async fn during_shutdown_new_upgrades_get_503_with_retry_after() {
     };
     assert_eq!(response.status(), 503);
     assert!(response.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn shutdown_sends_every_owed_ack_before_closing_with_1012() {
+    use tokio_tungstenite::tungstenite::Message;
+    let mut server = TestServer::start().await;
+    let mut alice = server.client().await;
+    for n in 0..200 {
+        alice.say(&format!("c-{n}"), "in flight").await;
+    }
+    server.signal_shutdown();
+    let mut acked = std::collections::HashSet::new();
+    let close = loop {
+        match alice.next_raw().await {
+            Message::Text(text) => {
+                if let Ok(ServerFrame::Ack { client_id, .. }) = serde_json::from_str(text.as_str())
+                {
+                    acked.insert(client_id);
+                }
+            }
+            Message::Close(Some(frame)) => break frame,
+            _ => {}
+        }
+    };
+    assert_eq!(u16::from(close.code), close_code::SERVICE_RESTART);
+    server.shutdown().await.unwrap();
+    // Every message the server took is stored and was acknowledged before the close.
+    let stored = server
+        .state
+        .store
+        .range("lobby", 0, u64::MAX)
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    for message in &stored {
+        assert!(
+            acked.contains(&message.client_id),
+            "{} stored without an ack",
+            message.client_id
+        );
+    }
 }

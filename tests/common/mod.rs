@@ -183,6 +183,8 @@ impl Client {
                 ServerFrame::Ack {
                     client_id, id, seq, ..
                 } => self.acks.push((client_id, id, seq)),
+                // Heartbeats may come at any time; reading answers the WebSocket ping.
+                ServerFrame::Ping { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -198,7 +200,7 @@ impl Client {
                 ServerFrame::Ack {
                     client_id, id, seq, ..
                 } => self.acks.push((client_id, id, seq)),
-                ServerFrame::Message(_) => {}
+                ServerFrame::Message(_) | ServerFrame::Ping { .. } => {}
                 other => panic!("expected an ack, got {other:?}"),
             }
         }
@@ -219,6 +221,7 @@ impl Client {
                     client_id, id, seq, ..
                 } => self.acks.push((client_id, id, seq)),
                 ServerFrame::Joined { .. } => return caught_up,
+                ServerFrame::Ping { .. } => {}
                 other => panic!("expected messages then joined, got {other:?}"),
             }
         }
