@@ -143,3 +143,53 @@ async fn a_busy_port_is_reported_not_panicked_on() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
 }
+
+#[tokio::test]
+async fn info_logs_never_contain_what_people_write() {
+    use std::process::Stdio;
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["--addr", "127.0.0.1:0", "--log", "info", "--database"])
+        .arg(dir.path().join("huddle.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // Read the URL, then keep everything the process prints.
+    let mut printed = String::new();
+    let mut buffer = [0u8; 4096];
+    let url = loop {
+        let n = stdout.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "exited early: {printed}");
+        printed.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        if let Some(rest) = printed.split("open ").nth(1) {
+            if let Some(url) = rest.split_whitespace().next() {
+                break url.to_owned();
+            }
+        }
+    };
+    let secret = "my-very-private-words-7f3a";
+    let mut client =
+        Client::connect(&format!("{}/ws", url.replacen("http://", "ws://", 1)), None).await;
+    client.say("c-secret", secret).await;
+    assert_eq!(client.next_message().await.text, secret);
+    send_signal(&child, "-TERM");
+    client.close_frame().await;
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.unwrap();
+    stderr.read_to_string(&mut rest).await.unwrap();
+    child.wait().await.unwrap();
+    printed.push_str(&rest);
+    assert!(
+        printed.contains("connected"),
+        "info logs were expected: {printed}"
+    );
+    assert!(
+        !printed.contains(secret),
+        "a message body reached the logs: {printed}"
+    );
+}
