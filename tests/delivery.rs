@@ -42,16 +42,7 @@ async fn a_retried_client_id_is_stored_once_and_acked_the_same() {
     // Exactly one copy reached everyone: the watcher's next message is a fresh marker.
     again.say("marker", "marker").await;
     assert_eq!(watcher.next_message().await.client_id, "marker");
-    assert_eq!(
-        server
-            .state
-            .store
-            .range("lobby", 0, 100)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(server.stored_messages().await.len(), 2);
 }
 
 #[tokio::test]
@@ -192,16 +183,7 @@ async fn bad_joins_and_sends_get_clear_errors_store_nothing_and_keep_the_connect
             other => panic!("expected an error for {frame}, got {other:?}"),
         }
     }
-    assert_eq!(
-        server
-            .state
-            .store
-            .range("lobby", 0, 100)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(server.stored_messages().await.len(), 1);
     alice.assert_nothing_pending().await;
 }
 

@@ -304,7 +304,7 @@ fn tick(chat: Chat) {
             abandon(chat);
             return;
         }
-        if ticks % PING_EVERY_TICKS == 0 {
+        if ticks.is_multiple_of(PING_EVERY_TICKS) {
             send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
         }
     }

@@ -103,7 +103,7 @@ async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: 
 mod tests {
     use super::*;
     use crate::protocol::{ServerFrame, User};
-    use crate::server::mailbox::mailbox;
+    use crate::server::mailbox::{mailbox, Mailbox};
     use crate::server::store::SqliteStore;
 
     fn new_message(client_id: &str) -> NewMessage {
@@ -120,14 +120,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_submissions_are_stored_published_and_acked_in_seq_order() {
+    /// A committer on a fresh database, and a lobby member watching what it publishes.
+    async fn setup(queue: usize) -> (tempfile::TempDir, Arc<SqliteStore>, Committer, Mailbox) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
         let hub = Arc::new(Hub::new(["lobby"], &[]));
-        let (sub, mut watcher) = mailbox(1, 1_000);
+        let (sub, watcher) = mailbox(1, queue);
         hub.join("lobby", sub).unwrap();
-        let (committer, _task) = Committer::start(store.clone(), hub.clone());
+        let (committer, _task) = Committer::start(store.clone(), hub);
+        (dir, store, committer, watcher)
+    }
+
+    #[tokio::test]
+    async fn concurrent_submissions_are_stored_published_and_acked_in_seq_order() {
+        let (_dir, store, committer, mut watcher) = setup(1_000).await;
 
         let mut pending = Vec::new();
         for n in 0..200 {
@@ -155,12 +161,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_retry_is_acked_like_the_first_and_not_published_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
-        let hub = Arc::new(Hub::new(["lobby"], &[]));
-        let (sub, mut watcher) = mailbox(1, 10);
-        hub.join("lobby", sub).unwrap();
-        let (committer, _task) = Committer::start(store, hub);
+        let (_dir, _store, committer, mut watcher) = setup(10).await;
         let first = committer
             .submit(new_message("same"))
             .await
@@ -180,13 +181,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_store_answers_every_submitter_with_an_error_and_publishes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
+        let (_dir, store, committer, mut watcher) = setup(10).await;
         store.close().await; // every statement now fails
-        let hub = Arc::new(Hub::new(["lobby"], &[]));
-        let (sub, mut watcher) = mailbox(1, 10);
-        hub.join("lobby", sub).unwrap();
-        let (committer, _task) = Committer::start(store, hub);
         let outcome = committer.submit(new_message("x")).await.outcome().await;
         assert!(matches!(outcome, Err(CommitError::Store(_))), "{outcome:?}");
         assert!(watcher.frames.try_recv().is_err());

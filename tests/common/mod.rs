@@ -80,6 +80,11 @@ impl TestServer {
         format!("ws://{}/ws", self.addr)
     }
 
+    /// Everything the lobby has stored, in seq order.
+    pub async fn stored_messages(&self) -> Vec<ChatMessage> {
+        self.state.store.range("lobby", 0, u64::MAX).await.unwrap()
+    }
+
     /// A chat client that has received its welcome frame.
     pub async fn client(&self) -> Client {
         Client::connect(&self.ws_url(), None).await
