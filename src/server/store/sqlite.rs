@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::Row;
 
 use super::{Appended, NewMessage, Store, StoreError};
 use crate::protocol::{ChatMessage, HistoryPage, User};
@@ -24,6 +24,46 @@ const MAX_CONNECTIONS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const COLUMNS: &str = "room, seq, id, client_id, author_id, author_name, text, ts";
+
+/// Keys looked up per duplicate-check statement.
+const LOOKUP_CHUNK: usize = 64;
+/// Rows per insert statement, largest first.
+const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// The duplicate check for [`LOOKUP_CHUNK`] (author_id, client_id) keys.
+fn lookup_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let keys = vec!["(?, ?)"; LOOKUP_CHUNK].join(", ");
+        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect();
+        format!(
+            "WITH keys(author_id, client_id) AS (VALUES {keys}) SELECT {} FROM keys \
+             JOIN messages m ON m.author_id = keys.author_id AND m.client_id = keys.client_id",
+            columns.join(", ")
+        )
+    })
+}
+
+/// The insert of `rows` rows, for each size in [`INSERT_CHUNKS`].
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        INSERT_CHUNKS
+            .iter()
+            .map(|&n| {
+                let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+                (
+                    n,
+                    format!("INSERT INTO messages ({COLUMNS}) VALUES {values}"),
+                )
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(n, _)| *n == rows)
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or(&all[all.len() - 1].1)
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -95,31 +135,24 @@ impl Store for SqliteStore {
         // Copies already stored by an earlier send of the same (author, client_id).
         let mut earlier: HashMap<(String, String), ChatMessage> = HashMap::new();
         // A join from the batch's keys, so that each key is an index search (a row-value
-        // `IN (VALUES …)` would scan the whole table on every batch).
-        let mut lookup = QueryBuilder::<Sqlite>::new("WITH keys(author_id, client_id) AS (VALUES ");
-        let mut separated = lookup.separated(", ");
-        for message in &batch {
-            separated.push("(");
-            separated.push_bind_unseparated(&message.user.id);
-            separated.push_unseparated(", ");
-            separated.push_bind_unseparated(&message.client_id);
-            separated.push_unseparated(")");
-        }
-        lookup.push(format!(
-            ") SELECT {} FROM keys JOIN messages m \
-             ON m.author_id = keys.author_id AND m.client_id = keys.client_id",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        for row in lookup.build().fetch_all(&mut *tx).await? {
-            let message = message_from_row(&row)?;
-            earlier.insert(
-                (message.user.id.clone(), message.client_id.clone()),
-                message,
-            );
+        // `IN (VALUES …)` would scan the whole table on every batch). Keys go in fixed-size
+        // chunks padded with NULLs (which match nothing), so the statement text never changes
+        // and SQLite prepares it once per connection instead of once per batch.
+        for chunk in batch.chunks(LOOKUP_CHUNK) {
+            let mut lookup = sqlx::query(lookup_sql());
+            for message in chunk {
+                lookup = lookup.bind(&message.user.id).bind(&message.client_id);
+            }
+            for _ in chunk.len()..LOOKUP_CHUNK {
+                lookup = lookup.bind(None::<&str>).bind(None::<&str>);
+            }
+            for row in lookup.fetch_all(&mut *tx).await? {
+                let message = message_from_row(&row)?;
+                earlier.insert(
+                    (message.user.id.clone(), message.client_id.clone()),
+                    message,
+                );
+            }
         }
 
         // The current head of every room in the batch.
@@ -159,20 +192,30 @@ impl Store for SqliteStore {
             outcomes.push(Appended::Stored(stored));
         }
 
-        if !fresh.is_empty() {
-            let mut insert =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO messages ({COLUMNS}) "));
-            insert.push_values(&fresh, |mut row, m| {
-                row.push_bind(&m.room)
-                    .push_bind(to_i64(m.seq))
-                    .push_bind(&m.id)
-                    .push_bind(&m.client_id)
-                    .push_bind(&m.user.id)
-                    .push_bind(&m.user.name)
-                    .push_bind(&m.text)
-                    .push_bind(m.ts);
-            });
-            insert.build().execute(&mut *tx).await?;
+        // Rows go in chunks whose sizes are powers of two, so a handful of statement texts
+        // cover every batch size and each is prepared once per connection.
+        let mut rest = fresh.as_slice();
+        while !rest.is_empty() {
+            let size = INSERT_CHUNKS
+                .iter()
+                .copied()
+                .find(|&n| n <= rest.len())
+                .unwrap_or(1);
+            let (chunk, tail) = rest.split_at(size);
+            let mut insert = sqlx::query(insert_sql(size));
+            for m in chunk {
+                insert = insert
+                    .bind(&m.room)
+                    .bind(to_i64(m.seq))
+                    .bind(&m.id)
+                    .bind(&m.client_id)
+                    .bind(&m.user.id)
+                    .bind(&m.user.name)
+                    .bind(&m.text)
+                    .bind(m.ts);
+            }
+            insert.execute(&mut *tx).await?;
+            rest = tail;
         }
         tx.commit().await?;
         Ok(outcomes)
