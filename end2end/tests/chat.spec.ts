@@ -16,6 +16,9 @@ test('two people chat: what one types appears once in the other, with name and t
   await expect(item(alice, text)).toHaveClass(/\bmine\b/);
   await expect(item(bob, text)).not.toHaveClass(/\bmine\b/);
 
+  // The page measures round-trip time with its own pings.
+  await expect(alice.locator('.rtt')).toHaveText(/^\d+ ms$/);
+
   const reply = unique('hi Alice');
   await say(bob, reply);
   await expect(item(alice, reply)).toHaveCount(1);

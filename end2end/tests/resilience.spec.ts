@@ -55,6 +55,9 @@ test('messages typed while the server is down are pending, then delivered once a
   await kill(server);
   await expect(alice.getByRole('status')).toHaveAttribute('data-ready-state', '3');
   await expect(alice.getByRole('status')).toContainText('reconnecting');
+  // Backoff grows while the server stays down: the countdown and "Retry now" show.
+  await expect(alice.getByRole('status')).toHaveText(/reconnecting in \d+ s/);
+  await expect(alice.getByRole('button', { name: 'Retry now' })).toBeVisible();
 
   const run = unique('while down');
   const texts = [1, 2, 3].map((n) => `${run} #${n}`);
@@ -123,4 +126,30 @@ test('a reload keeps pending messages and sends them once the socket is through'
   await expect(itemWith(bob, run)).toHaveCount(2);
   expect(await itemWith(bob, run).locator('.text').allTextContents()).toEqual(texts);
   for (const text of texts) await expect(item(alice, text)).toHaveAttribute('data-state', 'sent');
+});
+
+test('a socket that looks open but has gone silent is noticed and replaced', async ({ browser }) => {
+  // The first connection black-holes everything after the welcome, as a dead proxy would,
+  // while staying open. Its welcome is edited to a short heartbeat (0.5 s + 0.5 s) so the
+  // page's silence limit is reached quickly; the server itself keeps its defaults.
+  const context = await browser.newContext();
+  let connections = 0;
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    connections += 1;
+    const blackHoled = connections === 1;
+    const server = ws.connectToServer();
+    ws.onMessage((message) => server.send(message));
+    server.onMessage((message) => {
+      if (!blackHoled) return ws.send(message);
+      const frame = JSON.parse(String(message));
+      if (frame.type === 'welcome') {
+        frame.heartbeat = { interval_ms: 500, timeout_ms: 500 };
+        ws.send(JSON.stringify(frame));
+      }
+    });
+  });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect.poll(() => connections, { timeout: 15_000 }).toBe(2);
+  await expectConnected(page);
 });
