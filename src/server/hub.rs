@@ -129,11 +129,6 @@ impl Hub {
         Ok(())
     }
 
-    /// The last seq published in `room`.
-    pub fn head(&self, room: &str) -> Result<u64, HubError> {
-        Ok(self.room(room)?.lock().head)
-    }
-
     pub fn member_count(&self, room: &str) -> Result<usize, HubError> {
         Ok(self.room(room)?.lock().members.len())
     }

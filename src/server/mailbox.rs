@@ -78,10 +78,6 @@ impl Subscriber {
             Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
         }
     }
-
-    pub fn is_evicted(&self) -> bool {
-        self.evicted.is_cancelled()
-    }
 }
 
 #[cfg(test)]
@@ -104,7 +100,6 @@ mod tests {
         assert!(!mailbox.evicted.is_cancelled());
         assert_eq!(sub.offer(delivery(3)), Offer::Evicted);
         assert!(mailbox.evicted.is_cancelled());
-        assert!(sub.is_evicted());
         // What was queued before the overflow is still there, in order.
         assert_eq!(mailbox.frames.try_recv().unwrap().seq, 1);
         assert_eq!(mailbox.frames.try_recv().unwrap().seq, 2);
