@@ -79,14 +79,23 @@ impl Chat {
     /// Shows a stored message in its place by seq, unless it is already shown. A message of
     /// ours replaces its pending copy.
     pub fn receive(&self, message: ChatMessage) {
-        self.pending
-            .update(|pending| pending.retain(|p| p.client_id != message.client_id));
-        self.messages.update(|messages| {
-            // Live messages almost always go last; the search handles resumes and older pages.
-            if let Err(at) = messages.binary_search_by_key(&message.seq, |m| m.seq) {
-                messages.insert(at, message);
-            }
-        });
+        // Signals are written only when something changes: every incoming message passes
+        // here, and a write re-renders its list (and, for `pending`, rewrites the outbox).
+        let was_pending = self
+            .pending
+            .with_untracked(|pending| pending.iter().any(|p| p.client_id == message.client_id));
+        if was_pending {
+            self.pending
+                .update(|pending| pending.retain(|p| p.client_id != message.client_id));
+        }
+        // Live messages almost always go last; the search handles resumes and older pages.
+        let place = self
+            .messages
+            .with_untracked(|messages| messages.binary_search_by_key(&message.seq, |m| m.seq));
+        if let Err(at) = place {
+            self.messages
+                .update(|messages| messages.insert(at, message));
+        }
     }
 
     /// The seq of the newest stored message shown: where a resume starts.

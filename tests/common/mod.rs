@@ -180,6 +180,15 @@ impl Client {
         }
     }
 
+    /// Sends `frame` and returns the error it must be refused with.
+    pub async fn refused(&mut self, frame: &str) -> (huddle::protocol::ErrorCode, String) {
+        self.send_text(frame).await;
+        match self.next_frame().await {
+            ServerFrame::Error { code, message } => (code, message),
+            other => panic!("expected an error for {frame}, got {other:?}"),
+        }
+    }
+
     /// The next message, recording acks on the way (they may come before or after it).
     pub async fn next_message(&mut self) -> ChatMessage {
         loop {
