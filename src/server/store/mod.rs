@@ -2,6 +2,7 @@
 //! the embedded SQLite default without touching the hub or the socket code.
 
 mod sqlite;
+mod sqlite_writer;
 
 pub use sqlite::SqliteStore;
 
@@ -43,6 +44,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Engine(#[from] rusqlite::Error),
+    #[error("history writer: {0}")]
+    Writer(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
 }

@@ -1,6 +1,5 @@
 //! The embedded default: one SQLite file, in WAL mode, through sqlx.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
+use super::sqlite_writer::Writer;
 use super::{Appended, NewMessage, Store, StoreError};
 use crate::protocol::{ChatMessage, HistoryPage, User};
 
@@ -25,48 +25,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const COLUMNS: &str = "room, seq, id, client_id, author_id, author_name, text, ts";
 
-/// Keys looked up per duplicate-check statement.
-const LOOKUP_CHUNK: usize = 64;
-/// Rows per insert statement, largest first.
-const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
-
-/// The duplicate check for [`LOOKUP_CHUNK`] (author_id, client_id) keys.
-fn lookup_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let keys = vec!["(?, ?)"; LOOKUP_CHUNK].join(", ");
-        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect();
-        format!(
-            "WITH keys(author_id, client_id) AS (VALUES {keys}) SELECT {} FROM keys \
-             JOIN messages m ON m.author_id = keys.author_id AND m.client_id = keys.client_id",
-            columns.join(", ")
-        )
-    })
-}
-
-/// The insert of `rows` rows, for each size in [`INSERT_CHUNKS`].
-fn insert_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        INSERT_CHUNKS
-            .iter()
-            .map(|&n| {
-                let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-                (
-                    n,
-                    format!("INSERT INTO messages ({COLUMNS}) VALUES {values}"),
-                )
-            })
-            .collect()
-    });
-    all.iter()
-        .find(|(n, _)| *n == rows)
-        .map(|(_, sql)| sql.as_str())
-        .unwrap_or(&all[all.len() - 1].1)
-}
-
+/// Reads go through a small sqlx pool; every write goes through the one [`Writer`].
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -88,7 +50,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writer = Writer::start(path)?;
+        Ok(SqliteStore { pool, writer })
     }
 
     /// `PRAGMA integrity_check`'s verdict: "ok" for a sound file.
@@ -99,6 +62,7 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -127,98 +91,7 @@ fn to_i64(seq: u64) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pool.begin().await?;
-
-        // Copies already stored by an earlier send of the same (author, client_id).
-        let mut earlier: HashMap<(String, String), ChatMessage> = HashMap::new();
-        // A join from the batch's keys, so that each key is an index search (a row-value
-        // `IN (VALUES …)` would scan the whole table on every batch). Keys go in fixed-size
-        // chunks padded with NULLs (which match nothing), so the statement text never changes
-        // and SQLite prepares it once per connection instead of once per batch.
-        for chunk in batch.chunks(LOOKUP_CHUNK) {
-            let mut lookup = sqlx::query(lookup_sql());
-            for message in chunk {
-                lookup = lookup.bind(&message.user.id).bind(&message.client_id);
-            }
-            for _ in chunk.len()..LOOKUP_CHUNK {
-                lookup = lookup.bind(None::<&str>).bind(None::<&str>);
-            }
-            for row in lookup.fetch_all(&mut *tx).await? {
-                let message = message_from_row(&row)?;
-                earlier.insert(
-                    (message.user.id.clone(), message.client_id.clone()),
-                    message,
-                );
-            }
-        }
-
-        // The current head of every room in the batch.
-        let mut heads: HashMap<String, u64> = HashMap::new();
-        for message in &batch {
-            if !heads.contains_key(&message.room) {
-                let head: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?")
-                        .bind(&message.room)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                heads.insert(message.room.clone(), u64::try_from(head).unwrap_or(0));
-            }
-        }
-
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut fresh = Vec::new();
-        for message in batch {
-            let key = (message.user.id.clone(), message.client_id.clone());
-            if let Some(first) = earlier.get(&key) {
-                outcomes.push(Appended::Duplicate(first.clone()));
-                continue;
-            }
-            let head = heads.entry(message.room.clone()).or_insert(0);
-            *head += 1;
-            let stored = ChatMessage {
-                room: message.room,
-                seq: *head,
-                id: message.id,
-                client_id: message.client_id,
-                user: message.user,
-                text: message.text,
-                ts: message.ts,
-            };
-            earlier.insert(key, stored.clone());
-            fresh.push(stored.clone());
-            outcomes.push(Appended::Stored(stored));
-        }
-
-        // Rows go in chunks whose sizes are powers of two, so a handful of statement texts
-        // cover every batch size and each is prepared once per connection.
-        let mut rest = fresh.as_slice();
-        while !rest.is_empty() {
-            let size = INSERT_CHUNKS
-                .iter()
-                .copied()
-                .find(|&n| n <= rest.len())
-                .unwrap_or(1);
-            let (chunk, tail) = rest.split_at(size);
-            let mut insert = sqlx::query(insert_sql(size));
-            for m in chunk {
-                insert = insert
-                    .bind(&m.room)
-                    .bind(to_i64(m.seq))
-                    .bind(&m.id)
-                    .bind(&m.client_id)
-                    .bind(&m.user.id)
-                    .bind(&m.user.name)
-                    .bind(&m.text)
-                    .bind(m.ts);
-            }
-            insert.execute(&mut *tx).await?;
-            rest = tail;
-        }
-        tx.commit().await?;
-        Ok(outcomes)
+        self.writer.append(batch).await
     }
 
     async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
