@@ -95,7 +95,10 @@ impl Writer {
     /// Stops taking batches, and returns once those already given are committed and the
     /// writer's connection is closed.
     pub async fn close(&self) {
-        self.batches.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -122,9 +125,7 @@ fn checkpoint_loop(connection: Connection, committed: mpsc::Receiver<()>) {
     while committed.recv().is_ok() {
         // PASSIVE never waits for the writer or readers; what it cannot copy now it copies
         // next time.
-        if let Err(err) =
-            connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        {
+        if let Err(err) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(%err, "WAL checkpoint failed; the next one will retry");
         }
         thread::sleep(CHECKPOINT_EVERY);

@@ -1,0 +1,72 @@
+//! Opening many connections with a bounded number of handshakes in flight, recording how
+//! long each took and how fast they went as a whole.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::Semaphore;
+
+use crate::connect::{open, Opened};
+use crate::latency;
+
+pub struct OpenedMany {
+    /// Index → connection, in opening order.
+    pub sockets: Vec<(usize, Opened)>,
+    pub failed: usize,
+    pub first_error: Option<String>,
+    pub handshakes: Histogram<u64>,
+    /// From the first connect to the last handshake.
+    pub elapsed: Duration,
+}
+
+pub async fn open_many(
+    url: &str,
+    server: SocketAddr,
+    sources: &[IpAddr],
+    count: usize,
+    in_flight: usize,
+) -> OpenedMany {
+    let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let permit = permits.clone().acquire_owned().await.expect("never closed");
+        let url = url.to_owned();
+        let source = (!sources.is_empty()).then(|| sources[index % sources.len()]);
+        tasks.spawn(async move {
+            let outcome = open(&url, server, source).await;
+            drop(permit);
+            (index, outcome)
+        });
+    }
+    let mut sockets = Vec::with_capacity(count);
+    let mut failed = 0;
+    let mut first_error = None;
+    let mut handshakes = latency::histogram();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, Ok(opened))) => {
+                latency::record(&mut handshakes, opened.handshake.as_micros() as u64);
+                sockets.push((index, opened));
+            }
+            Ok((_, Err(err))) => {
+                failed += 1;
+                first_error.get_or_insert_with(|| format!("{err:#}"));
+            }
+            Err(err) => {
+                failed += 1;
+                first_error.get_or_insert_with(|| err.to_string());
+            }
+        }
+    }
+    sockets.sort_by_key(|(index, _)| *index);
+    OpenedMany {
+        sockets,
+        failed,
+        first_error,
+        handshakes,
+        elapsed: started.elapsed(),
+    }
+}
