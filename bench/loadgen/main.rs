@@ -109,7 +109,7 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let stop = control::stop_signal(Duration::from_secs(cli.deadline_secs));
         match cli.role {
             Role::Hold {
@@ -157,5 +157,9 @@ fn main() -> Result<()> {
                 publish::publish(spec, stop).await
             }
         }
-    })
+    });
+    // The stdin watcher sits in a blocking read that only the orchestrator can end; waiting
+    // for it would keep a finished worker alive.
+    runtime.shutdown_background();
+    outcome
 }
