@@ -568,6 +568,8 @@ def labels():
 
 
 def run_scenario(results, scenario, name, function):
+    if scenario not in run_scenario.chosen:
+        return
     print(f"[bench] {scenario}: {name}", flush=True)
     try:
         results.setdefault(scenario, {})[name] = function()
@@ -580,11 +582,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to try the suite")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
+    parser.add_argument("--scenarios", default="idle,fanout_1000,fanout_10000,slow_consumers",
+                        help="comma-separated")
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--command", default="make bench")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     names = [name for name in args.servers.split(",") if name]
+    run_scenario.chosen = set(args.scenarios.split(","))
     raise_file_limit()
 
     started = time.monotonic()

@@ -12,9 +12,11 @@ use crate::protocol::close_code;
 use crate::server::config::Config;
 use crate::server::ws::Ending;
 
-/// Bytes read from the kernel per read call. 4 KiB holds dozens of chat frames; larger
-/// messages are read in several calls rather than paid for by every idle connection.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes read from the kernel per read call, allocated up front by every connection. Clients
+/// send little (a chat line, a ping), so 1 KiB holds a typical burst; larger messages are read
+/// in several calls rather than paid for by every idle connection (4 KiB here cost 3 KiB more
+/// per connection at 19,000 idle connections; see docs/benchmarks.md).
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Bytes buffered before tungstenite writes to the kernel. Coalesced frames (see
 /// `MAX_FRAMES_PER_FLUSH` in ws.rs) fill it; a flush writes whatever is there.
