@@ -146,6 +146,8 @@ class Worker:
     """One load-generator process; its JSON event lines arrive on a queue."""
 
     sources = iter(f"127.0.0.{n}" for n in range(2, 250))
+    # Every worker ever started, so that a failing scenario can end them all.
+    started = []
 
     def __init__(self, server, role, deadline_secs=300):
         command = [str(LOADGEN), "--url", server.url, "--protocol", server.protocol,
@@ -155,7 +157,9 @@ class Worker:
         self.process = subprocess.Popen(command + role, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
         self.events = queue.Queue()
+        self.pending = []  # events taken off the queue by progress() but not yet asked for
         self.latest_progress = 0
+        Worker.started.append(self)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -172,7 +176,13 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no {kind} event within {timeout} s")
-            event = self.events.get(timeout=remaining)
+            if self.pending:
+                event = self.pending.pop(0)
+            else:
+                try:
+                    event = self.events.get(timeout=remaining)
+                except queue.Empty:
+                    raise TimeoutError(f"no {kind} event within {timeout} s") from None
             if event["event"] == "progress":
                 self.latest_progress = event["deliveries"]
             if event["event"] == kind:
@@ -187,9 +197,8 @@ class Worker:
                 event = self.events.get_nowait()
                 if event["event"] == "progress":
                     self.latest_progress = event["deliveries"]
-                elif event["event"] == "exit":
-                    self.events.put(event)
-                    break
+                else:
+                    self.pending.append(event)
         except queue.Empty:
             pass
         return self.latest_progress
@@ -199,6 +208,15 @@ class Worker:
         report = self.next("report", timeout)
         self.process.wait(timeout=timeout)
         return report
+
+    @classmethod
+    def end_all(cls):
+        """Ends every worker still running (after a scenario failed midway)."""
+        for worker in cls.started:
+            if worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
+        cls.started.clear()
 
 
 # --- merging what workers report -------------------------------------------------------------
@@ -239,11 +257,12 @@ def wait_until_settled(workers, expected, cap_secs):
     while time.monotonic() - started < cap_secs:
         total = sum(worker.progress() for worker in workers)
         if total >= expected:
-            break
+            return time.monotonic() - started
         if total != last:
             last, last_change = total, time.monotonic()
         elif time.monotonic() - last_change > SETTLED_SECS:
-            break
+            # Some deliveries never came; the drain ended with the last one that did.
+            return last_change - started
         time.sleep(0.1)
     return time.monotonic() - started
 
@@ -348,6 +367,7 @@ def step_figures(step, rate, secs, sent, readers, reports):
         "expected": expected,
         "delivered": delivered,
         "lost": max(0, expected - delivered),
+        # Workers count repeats per run, not per step.
         "duplicates": sum(report["duplicates"] for report in reports),
     }
 
@@ -364,7 +384,7 @@ def fanout(name, tmp, subscribers, rates, sizes, workers_count):
     """One room, `subscribers` receivers, one publisher whose rate steps up until the server
     saturates (its backlog takes too long to drain) or the ramp ends."""
     server = Server(name, tmp)
-    steps = []
+    steps, acks = [], {}
     try:
         workers = [Worker(server, ["subscribe", "--connections", str(n)])
                    for n in split(subscribers, workers_count)]
@@ -372,6 +392,7 @@ def fanout(name, tmp, subscribers, rates, sizes, workers_count):
         expected, plan = 0, []
         for step, rate in enumerate(rates):
             report = publish(server, step, rate, sizes["step_secs"])
+            acks[step] = report
             sent = sum(report["sent_per_step"])
             expected += sent * readers
             drain = wait_until_settled(workers, expected, 60)
@@ -383,6 +404,10 @@ def fanout(name, tmp, subscribers, rates, sizes, workers_count):
         server.stop()
     for step, rate, sent in plan:
         figures = step_figures(step, rate, sizes["step_secs"], sent, readers, reports)
+        if server.protocol == "huddle":
+            # Sender's view: send to ack, which comes after the commit.
+            figures["ack_p99_ms"] = (acks[step]["acks"]["p99_us"] or 0) / 1000
+            figures["unacked"] = acks[step]["unacked"]
         steps.append(figures)
     return {"subscribers": readers, "steps": steps, "closed_by_server": closed_by_server(reports)}
 
@@ -574,8 +599,10 @@ def run_scenario(results, scenario, name, function):
     try:
         results.setdefault(scenario, {})[name] = function()
     except Exception as error:  # One server failing must not cost the others' figures.
-        print(f"[bench] {scenario}: {name} failed: {error}", file=sys.stderr, flush=True)
-        results.setdefault(scenario, {})[name] = {"error": str(error)}
+        print(f"[bench] {scenario}: {name} failed: {error!r}", file=sys.stderr, flush=True)
+        results.setdefault(scenario, {})[name] = {"error": repr(error)}
+    finally:
+        Worker.end_all()
 
 
 def main():

@@ -15,15 +15,14 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The text frame that publishes `payload`. For Huddle the payload doubles as the
-    /// client_id, so that the ack names the message it answers.
-    pub fn publish_frame(self, payload: &str) -> String {
+    /// The text frame that publishes `payload`. For Huddle, `client_id` (the stamp without
+    /// padding, short enough for Huddle's 64-byte limit whatever the message size) lets the
+    /// ack name the message it answers.
+    pub fn publish_frame(self, client_id: &str, payload: &str) -> String {
         match self {
-            Protocol::Huddle => {
-                format!(
-                    r#"{{"type":"send","room":"lobby","client_id":"{payload}","text":"{payload}"}}"#
-                )
-            }
+            Protocol::Huddle => format!(
+                r#"{{"type":"send","room":"lobby","client_id":"{client_id}","text":"{payload}"}}"#
+            ),
             Protocol::Plain => payload.to_owned(),
         }
     }
@@ -69,7 +68,7 @@ mod tests {
 
     #[test]
     fn huddle_frames_round_trip_through_the_real_protocol_types() {
-        let frame = Protocol::Huddle.publish_frame("p1-0-7-123");
+        let frame = Protocol::Huddle.publish_frame("p1-0-7-123-", "p1-0-7-123-xx");
         let parsed: huddle::protocol::ClientFrame = serde_json::from_str(&frame).unwrap();
         assert!(format!("{parsed:?}").contains("p1-0-7-123"));
         let delivered = r#"{"type":"message","room":"lobby","seq":3,"id":"x","client_id":"c","user":{"id":"u","name":"N"},"text":"p1-0-7-123","ts":1}"#;
@@ -87,7 +86,7 @@ mod tests {
 
     #[test]
     fn plain_frames_are_the_payload() {
-        assert_eq!(Protocol::Plain.publish_frame("abc"), "abc");
+        assert_eq!(Protocol::Plain.publish_frame("id", "abc"), "abc");
         assert_eq!(Protocol::Plain.delivered_payload("abc"), Some("abc"));
     }
 }

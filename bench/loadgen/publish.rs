@@ -83,11 +83,18 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
         let (start, start_us) = (Instant::now(), now_us());
         let mut sent = 0;
         for number in 0..total {
+            if stop.is_cancelled() {
+                sent_per_step.push(sent);
+                break 'steps;
+            }
             let due = interval.mul_f64(number as f64);
             let due_at = start + due;
             if Instant::now() < due_at {
                 tokio::select! {
-                    _ = stop.cancelled() => break 'steps,
+                    _ = stop.cancelled() => {
+                        sent_per_step.push(sent);
+                        break 'steps;
+                    }
                     _ = tokio::time::sleep_until(due_at.into()) => {}
                 }
             } else if Instant::now() - due_at > Duration::from_millis(1) {
@@ -100,12 +107,20 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
                 intended_us: start_us + due.as_micros() as u64,
             };
             let payload = stamp.encode(spec.message_bytes);
+            let client_id = stamp.encode(0);
             if spec.protocol == Protocol::Huddle {
-                unacked.lock().unwrap().insert(payload.clone());
+                unacked.lock().unwrap().insert(client_id.clone());
             }
-            let frame = spec.protocol.publish_frame(&payload);
-            if let Err(err) = sink.send(Message::Text(frame.into())).await {
-                sent_per_step.push(sent);
+            let frame = spec.protocol.publish_frame(&client_id, &payload);
+            // A server that stops reading must not hold the worker past its deadline.
+            let sending = tokio::select! {
+                _ = stop.cancelled() => {
+                    sent_per_step.push(sent);
+                    break 'steps;
+                }
+                sending = sink.send(Message::Text(frame.into())) => sending,
+            };
+            if let Err(err) = sending {
                 anyhow::bail!(
                     "publishing failed after {sent} messages of step {step_number}: {err}"
                 );

@@ -27,6 +27,9 @@ use crate::payload::{now_us, Stamp};
 /// is taken once per this many messages rather than once per message.
 const FLUSH_EVERY: usize = 128;
 
+/// How long a stalled connection, once stopped, reads on to see whether the server closed it.
+const STALLED_CLOSE_CHECK: Duration = Duration::from_millis(500);
+
 /// How often progress is reported while deliveries arrive.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
@@ -129,6 +132,28 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
             if stalls {
                 // Hold the socket without reading: the server sees a client that stopped.
                 stop.cancelled().await;
+                // Then find out whether the server closed it meanwhile: skip the backlog to
+                // the close frame (or the end) if one comes within a moment.
+                let ended = tokio::time::timeout(STALLED_CLOSE_CHECK, async {
+                    loop {
+                        match socket.next().await {
+                            Some(Ok(Message::Close(frame))) => {
+                                return frame.map(|f| u16::from(f.code)).unwrap_or(0);
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(_)) | None => return 0,
+                        }
+                    }
+                })
+                .await;
+                if let Ok(code) = ended {
+                    *tally
+                        .lock()
+                        .unwrap()
+                        .closed_by_server
+                        .entry(code)
+                        .or_default() += 1;
+                }
                 return;
             }
             let mut last: HashMap<(u32, u32), u64> = HashMap::new();
@@ -161,11 +186,14 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
                         else {
                             continue;
                         };
-                        let previous = last.insert((stamp.publisher, stamp.step), stamp.number);
-                        if previous.is_some_and(|p| stamp.number <= p) {
+                        // One publisher's messages arrive in order on one connection, so a
+                        // number below the next one expected is a repeat.
+                        let next = last.entry((stamp.publisher, stamp.step)).or_insert(0);
+                        if stamp.number < *next {
                             duplicates += 1;
                             continue;
                         }
+                        *next = stamp.number + 1;
                         seen.push(Seen {
                             stamp,
                             arrival_us: now_us(),

@@ -228,6 +228,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_batch_stores_nothing_and_the_next_batch_continues_the_seqs() {
+        let (_dir, store) = store().await;
+        store
+            .append(vec![new_message("a", "u", "1", "x")])
+            .await
+            .unwrap();
+        // Two messages with one server id: the UNIQUE index fails the whole transaction.
+        let first = new_message("a", "u", "2", "x");
+        let mut twin = new_message("a", "u", "3", "x");
+        twin.id = first.id.clone();
+        assert!(store.append(vec![first, twin]).await.is_err());
+        let next = store
+            .append(vec![new_message("a", "u", "4", "x")])
+            .await
+            .unwrap();
+        assert_eq!(seqs(&next), [2], "the failed batch took no seqs");
+        assert_eq!(store.range("a", 0, 10).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
     async fn the_same_client_id_from_another_author_is_a_different_message() {
         let (_dir, store) = store().await;
         let outcomes = store

@@ -26,9 +26,18 @@ use tokio::sync::oneshot;
 use super::{Appended, NewMessage, StoreError};
 use crate::protocol::{ChatMessage, User};
 
-/// The shortest time between two checkpoints. The WAL grows by at most this much writing
-/// between them; a commit never waits for one.
+/// The shortest time between two checkpoints; a commit never waits for a passive one.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// WAL pages past which the checkpointer restarts the log. SQLite only rewinds the WAL when a
+/// write begins with every frame already copied back, which a passive checkpoint racing a
+/// busy writer never achieves: under steady load the file would grow forever. A RESTART
+/// checkpoint waits for the current write, copies everything and makes the next write rewind;
+/// 4,096 pages (16 MiB) makes that brief stall rare.
+const RESTART_AFTER_PAGES: i64 = 4_096;
+
+/// What a rewound WAL file is truncated to, so one burst does not keep its disk space.
+const WAL_SIZE_LIMIT_BYTES: i64 = 16 * 1024 * 1024;
 
 /// How long a statement waits on a lock before failing (a backup tool holding the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,7 +49,8 @@ type Reply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
 pub struct Writer {
     /// `None` once closed.
     batches: Mutex<Option<mpsc::Sender<(Vec<NewMessage>, Reply)>>>,
-    thread: Mutex<Option<thread::JoinHandle<()>>>,
+    /// The writer's and the checkpointer's threads, joined by `close`.
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 impl Writer {
@@ -50,10 +60,12 @@ impl Writer {
         let connection = open(path)?;
         // Commits must never checkpoint: the checkpointer thread does it.
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
         let checkpointer = open(path)?;
 
+        // The writer ends by dropping its sender, which ends the checkpointer.
         let (commits, committed) = mpsc::sync_channel::<()>(1);
-        thread::Builder::new()
+        let checkpointing = thread::Builder::new()
             .name("history-checkpointer".into())
             .spawn(move || checkpoint_loop(checkpointer, committed))
             .map_err(|err| StoreError::Writer(err.to_string()))?;
@@ -64,7 +76,7 @@ impl Writer {
             heads: HashMap::new(),
             commits,
         };
-        let thread = thread::Builder::new()
+        let writing = thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || {
                 for (batch, reply) in received {
@@ -74,7 +86,7 @@ impl Writer {
             .map_err(|err| StoreError::Writer(err.to_string()))?;
         Ok(Writer {
             batches: Mutex::new(Some(batches)),
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(vec![writing, checkpointing]),
         })
     }
 
@@ -92,17 +104,20 @@ impl Writer {
             .unwrap_or_else(|_| Err(StoreError::Writer("the history writer stopped".into())))
     }
 
-    /// Stops taking batches, and returns once those already given are committed and the
-    /// writer's connection is closed.
+    /// Stops taking batches, and returns once those already given are committed and both
+    /// connections are closed.
     pub async fn close(&self) {
         self.batches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -125,11 +140,28 @@ fn checkpoint_loop(connection: Connection, committed: mpsc::Receiver<()>) {
     while committed.recv().is_ok() {
         // PASSIVE never waits for the writer or readers; what it cannot copy now it copies
         // next time.
-        if let Err(err) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%err, "WAL checkpoint failed; the next one will retry");
+        match checkpoint(&connection, "PASSIVE") {
+            Ok(wal_pages) if wal_pages > RESTART_AFTER_PAGES => {
+                if let Err(err) = checkpoint(&connection, "RESTART") {
+                    tracing::warn!(%err, "WAL restart failed; the next checkpoint will retry");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "WAL checkpoint failed; the next one will retry"),
         }
-        thread::sleep(CHECKPOINT_EVERY);
+        // Rest, but wake at once when the writer is gone so that `close` does not wait.
+        if let Err(mpsc::RecvTimeoutError::Disconnected) = committed.recv_timeout(CHECKPOINT_EVERY)
+        {
+            break;
+        }
     }
+}
+
+/// Runs one checkpoint; returns the WAL's size in pages as it was.
+fn checkpoint(connection: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        row.get(1)
+    })
 }
 
 struct WriterState {
@@ -145,7 +177,11 @@ impl WriterState {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let tx = self.connection.transaction()?;
+        // IMMEDIATE takes the write lock up front, so a competing writer (a backup tool) is
+        // waited for under the busy timeout instead of failing the upgrade midway.
+        let tx = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Heads move only once the transaction commits.
         let mut heads: HashMap<String, u64> = HashMap::new();
         // Messages of this batch by (author, client_id), for repeats within the batch.
