@@ -83,7 +83,7 @@ fn message_from_row(row: &SqliteRow) -> Result<ChatMessage, StoreError> {
     })
 }
 
-fn to_i64(seq: u64) -> i64 {
+pub(super) fn to_i64(seq: u64) -> i64 {
     // Seqs count messages; they stay far below i64::MAX.
     i64::try_from(seq).unwrap_or(i64::MAX)
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
+use super::sqlite::to_i64;
 use super::{Appended, NewMessage, StoreError};
 use crate::protocol::{ChatMessage, User};
 
@@ -184,15 +185,10 @@ impl WriterState {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Heads move only once the transaction commits.
         let mut heads: HashMap<String, u64> = HashMap::new();
-        // Messages of this batch by (author, client_id), for repeats within the batch.
-        let mut in_batch: HashMap<(String, String), ChatMessage> = HashMap::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         for message in batch {
-            let key = (message.user.id.clone(), message.client_id.clone());
-            if let Some(first) = in_batch.get(&key) {
-                outcomes.push(Appended::Duplicate(first.clone()));
-                continue;
-            }
+            // The lookup runs inside the transaction, so it also finds a copy inserted earlier
+            // in this same batch.
             if let Some(first) = stored_copy(&tx, &message.user.id, &message.client_id)? {
                 outcomes.push(Appended::Duplicate(first));
                 continue;
@@ -218,7 +214,6 @@ impl WriterState {
                 ts: message.ts,
             };
             insert(&tx, &stored)?;
-            in_batch.insert(key, stored.clone());
             outcomes.push(Appended::Stored(stored));
         }
         tx.commit()?;
@@ -226,11 +221,6 @@ impl WriterState {
         let _ = self.commits.try_send(());
         Ok(outcomes)
     }
-}
-
-fn to_i64(seq: u64) -> i64 {
-    // Seqs count messages; they stay far below i64::MAX.
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 fn stored_copy(
