@@ -192,6 +192,9 @@ pub enum ErrorCode {
     UnknownRoom,
     /// A binary frame: Huddle speaks text frames only.
     BinaryNotSupported,
+    /// A room name that is empty, longer than [`MAX_ROOM_NAME_LEN`] bytes, or has
+    /// characters other than lowercase ASCII letters, digits, `-` and `_`.
+    InvalidRoom,
     /// A `since` that is not a non-negative integer.
     InvalidSeq,
     /// A `since` beyond the room's last message: the client holds messages the server never
@@ -210,6 +213,19 @@ pub fn check_text(text: &str) -> Result<(), ErrorCode> {
     }
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(ErrorCode::TextTooLong);
+    }
+    Ok(())
+}
+
+/// Longest room name, in bytes.
+pub const MAX_ROOM_NAME_LEN: usize = 64;
+
+/// Checks a room name: 1 to [`MAX_ROOM_NAME_LEN`] of `a-z`, `0-9`, `-` and `_`. Names are
+/// used in URLs (`/r/{room}`) and logs as they are, so nothing there needs escaping.
+pub fn check_room_name(room: &str) -> Result<(), ErrorCode> {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    if room.is_empty() || room.len() > MAX_ROOM_NAME_LEN || !room.bytes().all(allowed) {
+        return Err(ErrorCode::InvalidRoom);
     }
     Ok(())
 }

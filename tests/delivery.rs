@@ -161,8 +161,8 @@ async fn bad_joins_and_sends_get_clear_errors_store_nothing_and_keep_the_connect
             ErrorCode::InvalidSeq,
         ),
         (
-            r#"{"type":"join","room":"attic","since":0}"#,
-            ErrorCode::UnknownRoom,
+            r#"{"type":"join","room":"Attic!","since":0}"#,
+            ErrorCode::InvalidRoom,
         ),
         (
             r#"{"type":"send","room":"lobby","text":"no client id"}"#,

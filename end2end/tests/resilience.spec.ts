@@ -100,11 +100,15 @@ test('a reload keeps pending messages and sends them once the socket is through'
   const context = await browser.newContext({ baseURL: origin });
   // A socket that cannot get through: every attempt is closed at once, as by a broken proxy.
   let blocked = true;
+  const started = Date.now();
+  const trace = (what: string) => console.log(`[+${Date.now() - started} ms] ${what}`);
   await context.routeWebSocket(/\/ws$/, (ws) => {
+    trace(blocked ? 'socket attempt: blocked' : 'socket attempt: let through');
     if (blocked) ws.close({ code: 1011, reason: 'blocked by the test' });
     else ws.connectToServer();
   });
   const alice = await context.newPage();
+  alice.on('console', (message) => trace(`page: ${message.text()}`));
   await alice.goto('/');
   await alice.getByRole('textbox', { name: 'Display name' }).fill('Alice');
   await alice.getByRole('button', { name: 'Join chat' }).click();
@@ -116,12 +120,16 @@ test('a reload keeps pending messages and sends them once the socket is through'
   for (const text of texts) await say(alice, text);
   for (const text of texts) await expect(item(alice, text)).toHaveAttribute('data-state', 'pending');
 
+  trace('reloading');
   await alice.reload();
+  trace('reloaded');
   for (const text of texts) await expect(item(alice, text)).toHaveAttribute('data-state', 'pending');
   await expect(alice.locator('.outbox')).toContainText('2 messages waiting to send');
 
   blocked = false;
+  trace('unblocked; clicking Retry now');
   await alice.getByRole('button', { name: 'Retry now' }).click();
+  trace('clicked Retry now');
   await expectConnected(alice);
   await expect(itemWith(bob, run)).toHaveCount(2);
   expect(await itemWith(bob, run).locator('.text').allTextContents()).toEqual(texts);

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::protocol::LOBBY;
-
 /// Huddle: self-hosted real-time group chat.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "huddle", version, about)]
@@ -72,11 +70,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// The rooms that exist. Only the lobby for now.
-    pub fn rooms(&self) -> Vec<String> {
-        vec![LOBBY.to_owned()]
-    }
-
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }

@@ -1,6 +1,9 @@
 //! Turning a client's text frame into a request the hub understands, or a clear refusal.
 
-use crate::protocol::{check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MAX_CLIENT_ID_LEN};
+use crate::protocol::{
+    check_room_name, check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MAX_CLIENT_ID_LEN,
+    MAX_ROOM_NAME_LEN,
+};
 
 /// A validated client frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,6 +62,9 @@ impl From<ErrorCode> for Refusal {
                 "message text is longer than {} characters",
                 crate::protocol::MAX_TEXT_CHARS
             ),
+            ErrorCode::InvalidRoom => {
+                format!("a room name is 1 to {MAX_ROOM_NAME_LEN} of a-z, 0-9, - and _")
+            }
             ErrorCode::InvalidClientId => {
                 format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes")
             }
@@ -91,6 +97,7 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
             client_id,
             text,
         } => {
+            check_room_name(&room)?;
             if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
                 return Err(ErrorCode::InvalidClientId.into());
             }
@@ -101,7 +108,10 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
                 text,
             }))
         }
-        ClientFrame::Join { room, since } => Ok(Request::Join { room, since }),
+        ClientFrame::Join { room, since } => {
+            check_room_name(&room)?;
+            Ok(Request::Join { room, since })
+        }
         ClientFrame::Ping { t } => Ok(Request::Ping { t }),
         ClientFrame::Pong { .. } => Ok(Request::Pong),
     }
@@ -224,6 +234,22 @@ mod tests {
         );
         assert_eq!(code("   "), ErrorCode::EmptyText);
         assert_eq!(code(&"a".repeat(5_000)), ErrorCode::TextTooLong);
+    }
+
+    #[test]
+    fn room_names_are_checked_on_join_and_send() {
+        let long = "r".repeat(65);
+        for room in ["", "Lobby", "a b", "../x", "caf\u{e9}", long.as_str()] {
+            let join = format!(r#"{{"type":"join","room":"{room}"}}"#);
+            assert_eq!(code(&join), ErrorCode::InvalidRoom, "{join}");
+            let send = format!(r#"{{"type":"send","room":"{room}","client_id":"c","text":"x"}}"#);
+            assert_eq!(code(&send), ErrorCode::InvalidRoom, "{send}");
+        }
+        let longest = "r".repeat(64);
+        for room in ["a", "team-42_x", longest.as_str()] {
+            let join = format!(r#"{{"type":"join","room":"{room}"}}"#);
+            assert!(parse_text_frame(&join).is_ok(), "{join}");
+        }
     }
 
     #[test]

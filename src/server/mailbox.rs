@@ -5,12 +5,21 @@
 //! When it is full the hub does not wait and does not silently skip the frame: it *evicts* the
 //! subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
 //! so the client knows it missed messages and must reconnect.
+//!
+//! The mailbox is also how anything else tells a connection to stop (shutdown now; more
+//! reasons may follow): one wake-up source per connection, so the socket task waits on a
+//! single future, and nothing it polls is shared with other connections.
+//!
+//! Built on a mutex-guarded `VecDeque` rather than a channel: an idle connection's queue owns
+//! no buffer at all (a tokio channel allocates a block of 32 slots up front, about 2 KiB), and
+//! the lock is only ever contended by the hub and this one connection's task.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Identifies one socket connection for the lifetime of the process.
 pub type ConnectionId = u64;
@@ -26,20 +35,43 @@ pub struct Delivery {
     pub frame: Utf8Bytes,
 }
 
+/// Why a mailbox takes no more deliveries. The socket task closes the connection with the
+/// matching close code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The queue overflowed: the client missed messages.
+    TooSlow,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
 /// The hub's handle on a connection. Cheap to clone: one per room the connection is in.
 #[derive(Clone, Debug)]
 pub struct Subscriber {
     pub id: ConnectionId,
-    queue: mpsc::Sender<Delivery>,
-    /// Cancelled when the hub gives up on this connection because its queue overflowed.
-    evicted: CancellationToken,
+    shared: Arc<Shared>,
 }
 
-/// The socket task's end: frames to write, and the eviction signal.
+/// The socket task's end.
 #[derive(Debug)]
 pub struct Mailbox {
-    pub frames: mpsc::Receiver<Delivery>,
-    pub evicted: CancellationToken,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Delivery>,
+    /// The socket task, when it waits for something to arrive.
+    waker: Option<Waker>,
+    stop: Option<Stop>,
+    /// The socket task is gone: nothing will read the queue again.
+    closed: bool,
 }
 
 /// What happened when the hub offered a frame to a subscriber.
@@ -48,41 +80,157 @@ pub enum Offer {
     Queued,
     /// The queue was full: the subscriber is now evicted and must be removed everywhere.
     Evicted,
-    /// The socket task is gone: remove the subscriber.
+    /// The connection is ending or gone: remove the subscriber.
     Gone,
+}
+
+/// What the socket task takes out of its mailbox.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// This many deliveries were moved into the caller's batch (at least one).
+    Frames(usize),
+    /// The connection must end. Takes precedence over frames still queued: after an
+    /// overflow they are incomplete anyway, and at shutdown the client resumes from history.
+    Stopped(Stop),
 }
 
 /// Creates both ends of a connection's queue, holding at most `capacity` frames.
 pub fn mailbox(id: ConnectionId, capacity: usize) -> (Subscriber, Mailbox) {
-    let (queue, frames) = mpsc::channel(capacity.max(1));
-    let evicted = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        capacity: capacity.max(1),
+        state: Mutex::new(State::default()),
+    });
     (
         Subscriber {
             id,
-            queue,
-            evicted: evicted.clone(),
+            shared: shared.clone(),
         },
-        Mailbox { frames, evicted },
+        Mailbox { shared },
     )
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is plain data that no code path leaves half-updated: recover from a
+        // panic elsewhere instead of poisoning the connection.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Subscriber {
     /// Offers a frame without waiting; a full queue evicts the subscriber.
     pub fn offer(&self, delivery: Delivery) -> Offer {
-        match self.queue.try_send(delivery) {
-            Ok(()) => Offer::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.evicted.cancel();
-                Offer::Evicted
+        let (offer, waker) = {
+            let mut state = self.shared.lock();
+            if state.closed || state.stop.is_some() {
+                return Offer::Gone;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+            if state.queue.len() >= self.shared.capacity {
+                state.stop = Some(Stop::TooSlow);
+                (Offer::Evicted, state.waker.take())
+            } else {
+                state.queue.push_back(delivery);
+                (Offer::Queued, state.waker.take())
+            }
+        };
+        // Woken outside the lock, so the socket task never wakes up only to wait for it.
+        if let Some(waker) = waker {
+            waker.wake();
         }
+        offer
+    }
+
+    /// Tells the connection to end. The first reason given wins.
+    pub fn stop(&self, why: Stop) {
+        let waker = {
+            let mut state = self.shared.lock();
+            state.stop.get_or_insert(why);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Mailbox {
+    /// Waits until deliveries are queued, moves up to `max` of them into `batch`, and says
+    /// how many; or says why the connection must stop. Cancel-safe: nothing is taken out of
+    /// the queue unless this resolves.
+    pub fn recv_many<'a>(
+        &'a mut self,
+        batch: &'a mut Vec<Delivery>,
+        max: usize,
+    ) -> impl Future<Output = Received> + 'a {
+        poll_fn(move |cx| self.poll_recv_many(cx, batch, max))
+    }
+
+    fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        batch: &mut Vec<Delivery>,
+        max: usize,
+    ) -> Poll<Received> {
+        let mut state = self.shared.lock();
+        if let Some(stop) = state.stop {
+            return Poll::Ready(Received::Stopped(stop));
+        }
+        if state.queue.is_empty() {
+            let same = state
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()));
+            if !same {
+                state.waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        let taken = max.max(1).min(state.queue.len());
+        batch.extend(state.queue.drain(..taken));
+        Poll::Ready(Received::Frames(taken))
+    }
+
+    /// Takes one delivery if one is queued (for tests and the committer's watcher).
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.shared.lock().queue.pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shared.lock().queue.is_empty()
+    }
+
+    /// Why the connection must stop, if it must.
+    pub fn stopped(&self) -> Option<Stop> {
+        self.shared.lock().stop
+    }
+
+    /// Gives back the buffer a burst grew the queue to, once it has drained: most
+    /// connections are idle most of the time and should hold no buffer while idle.
+    pub fn release_idle_buffer(&mut self) {
+        let mut state = self.shared.lock();
+        if state.queue.is_empty() && state.queue.capacity() > 0 {
+            state.queue = VecDeque::new();
+        }
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        // Frames still queued go now, not when the last room lets go of the subscriber.
+        state.queue = VecDeque::new();
+        state.waker = None;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
 
     fn delivery(seq: u64) -> Delivery {
         Delivery {
@@ -92,17 +240,39 @@ mod tests {
         }
     }
 
+    /// Counts how often it is woken.
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll_once(mailbox: &mut Mailbox, waker: &Arc<CountingWaker>) -> (Poll<Received>, Vec<u64>) {
+        let waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut batch = Vec::new();
+        let poll = mailbox.poll_recv_many(&mut cx, &mut batch, 2);
+        (poll, batch.iter().map(|d| d.seq).collect())
+    }
+
     #[test]
     fn full_queue_evicts_instead_of_dropping_silently() {
         let (sub, mut mailbox) = mailbox(1, 2);
         assert_eq!(sub.offer(delivery(1)), Offer::Queued);
         assert_eq!(sub.offer(delivery(2)), Offer::Queued);
-        assert!(!mailbox.evicted.is_cancelled());
+        assert_eq!(mailbox.stopped(), None);
         assert_eq!(sub.offer(delivery(3)), Offer::Evicted);
-        assert!(mailbox.evicted.is_cancelled());
-        // What was queued before the overflow is still there, in order.
-        assert_eq!(mailbox.frames.try_recv().unwrap().seq, 1);
-        assert_eq!(mailbox.frames.try_recv().unwrap().seq, 2);
+        assert_eq!(mailbox.stopped(), Some(Stop::TooSlow));
+        // Once evicted, further offers are refused, and the task learns it must stop.
+        assert_eq!(sub.offer(delivery(4)), Offer::Gone);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(
+            poll_once(&mut mailbox, &waker).0,
+            Poll::Ready(Received::Stopped(Stop::TooSlow))
+        );
     }
 
     #[test]
@@ -110,5 +280,55 @@ mod tests {
         let (sub, mailbox) = mailbox(1, 2);
         drop(mailbox);
         assert_eq!(sub.offer(delivery(1)), Offer::Gone);
+    }
+
+    #[test]
+    fn a_waiting_task_is_woken_by_a_delivery_and_takes_at_most_max() {
+        let (sub, mut mailbox) = mailbox(1, 8);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
+        for seq in 1..=3 {
+            sub.offer(delivery(seq));
+        }
+        assert_eq!(
+            waker.0.load(Ordering::SeqCst),
+            1,
+            "woken once, by the first offer"
+        );
+        assert_eq!(
+            poll_once(&mut mailbox, &waker),
+            (Poll::Ready(Received::Frames(2)), vec![1, 2])
+        );
+        assert_eq!(
+            poll_once(&mut mailbox, &waker),
+            (Poll::Ready(Received::Frames(1)), vec![3])
+        );
+    }
+
+    #[test]
+    fn stop_wakes_the_task_and_the_first_reason_wins() {
+        let (sub, mut mailbox) = mailbox(1, 8);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
+        sub.stop(Stop::ShuttingDown);
+        sub.stop(Stop::TooSlow);
+        assert_eq!(waker.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            poll_once(&mut mailbox, &waker).0,
+            Poll::Ready(Received::Stopped(Stop::ShuttingDown))
+        );
+    }
+
+    #[test]
+    fn an_idle_mailbox_gives_its_buffer_back() {
+        let (sub, mut mailbox) = mailbox(1, 64);
+        for seq in 1..=40 {
+            sub.offer(delivery(seq));
+        }
+        mailbox.release_idle_buffer();
+        assert!(!mailbox.is_empty(), "nothing queued is lost");
+        while mailbox.try_recv().is_some() {}
+        mailbox.release_idle_buffer();
+        assert_eq!(mailbox.shared.lock().queue.capacity(), 0);
     }
 }

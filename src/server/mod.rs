@@ -2,6 +2,7 @@
 
 pub mod committer;
 pub mod config;
+pub mod connections;
 pub mod echo;
 pub mod heartbeat;
 pub mod history_api;

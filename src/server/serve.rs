@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::server::mailbox::Stop;
 use crate::server::router::router;
 use crate::server::state::AppState;
 
@@ -26,6 +27,7 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
+    let connections = state.connections.clone();
     let grace = state.config.shutdown_grace();
     let (stop_http, http_stopped) = oneshot::channel::<()>();
     let http = axum::serve(listener, router(state))
@@ -37,6 +39,7 @@ pub async fn serve(
         signal.await;
         tracing::info!("shutting down: draining sockets");
         shutdown.begin();
+        connections.stop_all(Stop::ShuttingDown);
         let sockets_by = grace.saturating_sub(HTTP_DRAIN_RESERVE);
         if tokio::time::timeout(sockets_by, shutdown.sockets_closed())
             .await

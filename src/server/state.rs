@@ -8,6 +8,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::server::committer::Committer;
 use crate::server::config::Config;
+use crate::server::connections::Connections;
 use crate::server::hub::Hub;
 use crate::server::mailbox::ConnectionId;
 use crate::server::shutdown::Shutdown;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
+    /// Every live socket, to reach them all at once (shutdown).
+    pub connections: Arc<Connections>,
     /// Message history: read directly, written only through `committer`.
     pub store: Arc<dyn Store>,
     pub committer: Committer,
@@ -32,12 +35,13 @@ impl AppState {
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StoreError> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).await?);
         let heads = store.heads().await?;
-        let hub = Arc::new(Hub::new(config.rooms(), &heads));
+        let hub = Arc::new(Hub::new(&heads));
         let (committer, _writer) = Committer::start(store.clone(), hub.clone());
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
             hub,
+            connections: Arc::new(Connections::new()),
             store,
             committer,
             shutdown: Shutdown::new(),

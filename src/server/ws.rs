@@ -8,9 +8,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,10 +23,13 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::protocol::{close_code, ErrorCode, HeartbeatSettings, ServerFrame, User, LOBBY};
 use crate::server::committer::{CommitError, Committer};
+use crate::server::connections::Connections;
 use crate::server::heartbeat::{Beat, Heartbeat};
 use crate::server::hub::Hub;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
-use crate::server::mailbox::{mailbox, ConnectionId, Delivery, Mailbox, Subscriber};
+use crate::server::mailbox::{
+    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber,
+};
 use crate::server::shutdown::Shutdown;
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage, Store};
@@ -39,9 +43,6 @@ pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// At most this many queued frames are written before one flush. A connection with a backlog
 /// then costs one syscall per batch instead of one per frame.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
-
-/// Close code for a server-side failure (RFC 6455 §7.4.1).
-const INTERNAL_ERROR: u16 = 1011;
 
 /// Retry-After, in seconds, on upgrades refused during shutdown.
 const RETRY_AFTER_SECS: &str = "5";
@@ -65,6 +66,7 @@ pub async fn upgrade(
         id: state.next_connection_id(),
         user,
         hub: state.hub.clone(),
+        connections: state.connections.clone(),
         store: state.store.clone(),
         committer: state.committer.clone(),
         shutdown: state.shutdown.clone(),
@@ -96,6 +98,7 @@ pub struct Session {
     pub id: ConnectionId,
     pub user: User,
     pub hub: Arc<Hub>,
+    pub connections: Arc<Connections>,
     pub store: Arc<dyn Store>,
     pub committer: Committer,
     pub shutdown: Shutdown,
@@ -141,13 +144,21 @@ impl Session {
     {
         tracing::info!(connection = self.id, user = %self.user.name, "connected");
         let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
+        self.connections.add(subscriber.clone());
+        // Shutdown stops every registered connection; one that registered after that sweep
+        // sees that it has begun.
+        if self.shutdown.has_begun() {
+            subscriber.stop(Stop::ShuttingDown);
+        }
         let mut connection = Connection {
             subscriber,
             delivered: HashMap::new(),
             acks: FuturesOrdered::new(),
         };
         let ending = self.chat(&mut socket, &mut mailbox, &mut connection).await;
-        self.hub.leave_all(self.id);
+        self.hub
+            .leave(connection.delivered.keys().map(String::as_str), self.id);
+        self.connections.remove(self.id);
         // Frames still queued are dropped with the mailbox: the close code tells the client.
         drop(mailbox);
         tracing::info!(connection = self.id, ending = ?ending, "disconnecting");
@@ -165,13 +176,8 @@ impl Session {
     {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
         // once; a page then sends `join` with the last seq it holds to catch up.
-        match self.hub.join(LOBBY, connection.subscriber.clone()) {
-            Ok(head) => connection.delivered.insert(LOBBY.to_owned(), head),
-            Err(err) => {
-                tracing::error!(%err, "the lobby is missing");
-                return Ending::Close(INTERNAL_ERROR, "server misconfigured".into());
-            }
-        };
+        let head = self.hub.join(LOBBY, connection.subscriber.clone());
+        connection.delivered.insert(LOBBY.to_owned(), head);
         let welcome = ServerFrame::Welcome {
             user: self.user.clone(),
             room: LOBBY.to_owned(),
@@ -191,43 +197,58 @@ impl Session {
             self.heartbeat_timeout,
             Instant::now(),
         );
+        // One timer for the connection's whole life, moved when it fires: creating one per
+        // turn of the loop would register and cancel a timer for every delivery.
+        let beat = tokio::time::sleep_until(heartbeat.wake_at());
+        tokio::pin!(beat);
+        // Everything this loop waits on belongs to this connection alone (the shutdown signal
+        // arrives through the mailbox), so no wake-up takes a lock shared with other sockets.
         loop {
             let reading = connection.acks.len() < MAX_SENDS_IN_FLIGHT;
             let outcome = tokio::select! {
                 biased;
-                // Boxed: shutdown happens once, and its state would otherwise sit inline in
-                // every connection's task for its whole life.
-                _ = self.shutdown.begun() => return Box::pin(self.drain(socket, connection)).await,
-                _ = mailbox.evicted.cancelled() => return too_slow(),
+                received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => match received {
+                    Received::Frames(_) => {
+                        self.write(write_batch(socket, &mut batch, &mut connection.delivered)).await
+                    }
+                    Received::Stopped(Stop::TooSlow) => return too_slow(),
+                    // Boxed: shutdown happens once, and its state would otherwise sit inline
+                    // in every connection's task for its whole life.
+                    Received::Stopped(Stop::ShuttingDown) => {
+                        return Box::pin(self.drain(socket, connection)).await;
+                    }
+                },
                 Some((client_id, outcome)) = connection.acks.next(), if !connection.acks.is_empty() => {
                     self.write(send_json(socket, ack_or_error(client_id, outcome))).await
                 }
-                received = mailbox.frames.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => {
-                    if received == 0 {
-                        // Every room let go of this connection; only eviction does that.
-                        return too_slow();
-                    }
-                    self.write(write_batch(socket, &mut batch, &mut connection.delivered)).await
-                }
-                _ = tokio::time::sleep_until(heartbeat.wake_at()) => match heartbeat.due(Instant::now()) {
-                    Some(Beat::Ping) => {
-                        if batch.capacity() > 0 && mailbox.frames.is_empty() {
-                            batch = Vec::new();
+                () = &mut beat => {
+                    let outcome = match heartbeat.due(Instant::now()) {
+                        Some(Beat::Ping) => {
+                            if mailbox.is_empty() {
+                                batch = Vec::new();
+                                mailbox.release_idle_buffer();
+                            }
+                            self.write(ping(socket)).await
                         }
-                        self.write(ping(socket)).await
-                    }
-                    Some(Beat::Expired) => {
-                        return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
-                    }
-                    None => Ok(()),
-                },
+                        Some(Beat::Expired) => {
+                            return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
+                        }
+                        None => Ok(()),
+                    };
+                    beat.as_mut().reset(heartbeat.wake_at());
+                    outcome
+                }
                 incoming = socket.next(), if reading => {
                     if let Some(Ok(_)) = &incoming {
                         heartbeat.heard();
                     }
                     match incoming {
                         None => return Ending::Vanished,
-                        Some(Ok(Message::Text(text))) => self.handle_text(socket, connection, text.as_str()).await,
+                        // Boxed: its state (a join reads history) is large, and would
+                        // otherwise sit inline in every idle connection's task.
+                        Some(Ok(Message::Text(text))) => {
+                            Box::pin(self.handle_text(socket, connection, text.as_str())).await
+                        }
                         Some(Ok(Message::Binary(_))) => {
                             send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json()).await
                         }
@@ -250,6 +271,12 @@ impl Session {
         &self,
         write: impl Future<Output = Result<(), axum::Error>>,
     ) -> Result<(), axum::Error> {
+        let mut write = std::pin::pin!(write);
+        // Almost every write completes at once (the kernel has buffer room); only one that
+        // has to wait costs a timer.
+        if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            return result;
+        }
         match tokio::time::timeout(self.heartbeat_timeout, write).await {
             Ok(result) => result,
             Err(_) => Err(axum::Error::new(
@@ -356,10 +383,7 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        let head = self
-            .hub
-            .join(&room, connection.subscriber.clone())
-            .map_err(|err| Refusal::new(ErrorCode::UnknownRoom, err.to_string()))?;
+        let head = self.hub.join(&room, connection.subscriber.clone());
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
         connection.delivered.insert(room.clone(), head);
         let since = since.unwrap_or(head);

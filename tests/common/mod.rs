@@ -156,8 +156,12 @@ impl Client {
     }
 
     pub async fn say(&mut self, client_id: &str, text: &str) {
+        self.say_in("lobby", client_id, text).await;
+    }
+
+    pub async fn say_in(&mut self, room: &str, client_id: &str, text: &str) {
         self.send_frame(&ClientFrame::Send {
-            room: "lobby".into(),
+            room: room.into(),
             client_id: client_id.into(),
             text: text.into(),
         })
@@ -222,8 +226,13 @@ impl Client {
 
     /// Sends `join` and returns the messages it catches up on, up to the `joined` frame.
     pub async fn join(&mut self, since: Option<u64>) -> Vec<ChatMessage> {
+        self.join_room("lobby", since).await
+    }
+
+    /// Sends `join` for `room` and returns the messages it catches up on.
+    pub async fn join_room(&mut self, room: &str, since: Option<u64>) -> Vec<ChatMessage> {
         self.send_frame(&ClientFrame::Join {
-            room: "lobby".into(),
+            room: room.into(),
             since,
         })
         .await;
