@@ -9,5 +9,8 @@ mod adapter;
 #[path = "../bench/loadgen/payload.rs"]
 mod payload;
 #[allow(dead_code)]
+#[path = "../bench/loadgen/rooms.rs"]
+mod rooms;
+#[allow(dead_code)]
 #[path = "../bench/peers/rawtcp/wire.rs"]
 mod wire;

@@ -129,8 +129,67 @@ async fn a_small_run_against_huddle_counts_every_delivery_and_ack() {
     assert_eq!(server.stored_messages().await.len(), 20);
 }
 
+/// Six subscribers in three rooms, a publisher round robin over the three: each message
+/// reaches exactly the two members of its room.
+async fn publish_to_three_rooms(url: &str, protocol: &str) -> Value {
+    let mut first = Worker::start(
+        url,
+        protocol,
+        &["subscribe", "--connections", "4", "--rooms", "3"],
+    );
+    let mut second = Worker::start(
+        url,
+        protocol,
+        &[
+            "subscribe",
+            "--connections",
+            "2",
+            "--rooms",
+            "3",
+            "--room-offset",
+            "4",
+        ],
+    );
+    assert_eq!(first.next("ready").await["opened"], 4);
+    assert_eq!(second.next("ready").await["opened"], 2);
+    let mut publisher = Worker::start(
+        url,
+        protocol,
+        &["publish", "--rooms", "3", "--steps", "60:0.5"],
+    );
+    let published = publisher.next("report").await;
+    assert!(publisher.child.wait().await.unwrap().success());
+    assert_eq!(
+        published["sent_per_step"],
+        serde_json::json!([30]),
+        "{published}"
+    );
+    // Worker one holds rooms 0, 1, 2, 0 and worker two rooms 1, 2: 40 + 20 deliveries.
+    first.until_delivered(40).await;
+    second.until_delivered(20).await;
+    let (first, second) = (first.stop().await, second.stop().await);
+    let mut receivers = std::collections::HashMap::<u64, u64>::new();
+    for report in [&first, &second] {
+        assert_eq!(report["duplicates"], 0, "{report}");
+        for m in report["messages"].as_array().unwrap() {
+            *receivers.entry(m[2].as_u64().unwrap()).or_default() += m[3].as_u64().unwrap();
+        }
+    }
+    assert_eq!(receivers.len(), 30, "every message arrived somewhere");
+    assert!(receivers.values().all(|&n| n == 2), "{receivers:?}");
+    published
+}
+
 #[tokio::test]
-async fn a_small_run_against_the_tungstenite_peer_counts_every_delivery() {
+async fn a_many_rooms_run_against_huddle_keeps_each_message_in_its_room() {
+    let server = TestServer::start().await;
+    let published = publish_to_three_rooms(&server.ws_url(), "huddle").await;
+    assert_eq!(published["unacked"], 0, "{published}");
+    assert_eq!(server.state.hub.member_count("room-1"), 0, "everyone left");
+}
+
+/// The tungstenite peer, started on a free port; returns its ws:// URL.
+async fn start_tungstenite_peer() -> (tokio::process::Child, String) {
     let mut peer = Command::new(example("peer-tungstenite"))
         .arg("0")
         .stdout(Stdio::piped())
@@ -144,8 +203,20 @@ async fn a_small_run_against_the_tungstenite_peer_counts_every_delivery() {
         .unwrap()
         .unwrap();
     let addr = listening.strip_prefix("listening on ").expect(&listening);
-    let (_, received) = publish_to_three_subscribers(&format!("ws://{addr}/ws"), "plain").await;
+    (peer, format!("ws://{addr}/ws"))
+}
+
+#[tokio::test]
+async fn a_small_run_against_the_tungstenite_peer_counts_every_delivery() {
+    let (_peer, url) = start_tungstenite_peer().await;
+    let (_, received) = publish_to_three_subscribers(&url, "plain").await;
     assert_every_message_reached_every_subscriber_once(&received);
+}
+
+#[tokio::test]
+async fn a_many_rooms_run_against_the_tungstenite_peer_keeps_each_message_in_its_room() {
+    let (_peer, url) = start_tungstenite_peer().await;
+    publish_to_three_rooms(&url, "plain").await;
 }
 
 #[tokio::test]

@@ -18,13 +18,37 @@ impl Protocol {
     /// The text frame that publishes `payload`. For Huddle, `client_id` (the stamp without
     /// padding, short enough for Huddle's 64-byte limit whatever the message size) lets the
     /// ack name the message it answers.
-    pub fn publish_frame(self, client_id: &str, payload: &str) -> String {
+    pub fn publish_frame(self, room: Option<&str>, client_id: &str, payload: &str) -> String {
         match self {
-            Protocol::Huddle => format!(
-                r#"{{"type":"send","room":"lobby","client_id":"{client_id}","text":"{payload}"}}"#
-            ),
+            Protocol::Huddle => {
+                let room = room.unwrap_or("lobby");
+                format!(
+                    r#"{{"type":"send","room":"{room}","client_id":"{client_id}","text":"{payload}"}}"#
+                )
+            }
             Protocol::Plain => payload.to_owned(),
         }
+    }
+
+    /// The URL of a connection to `room`: peers take the room from the path.
+    pub fn url_for(self, base_url: &str, room: Option<&str>) -> String {
+        match (self, room) {
+            (Protocol::Plain, Some(room)) => format!("{}/r/{room}", base_url.trim_end_matches('/')),
+            _ => base_url.to_owned(),
+        }
+    }
+
+    /// The frame that puts a connection in `room` (Huddle; peers join by URL).
+    pub fn join_frame(self, room: &str) -> Option<String> {
+        match self {
+            Protocol::Huddle => Some(format!(r#"{{"type":"join","room":"{room}"}}"#)),
+            Protocol::Plain => None,
+        }
+    }
+
+    /// Whether `frame` confirms a join (Huddle's `joined`).
+    pub fn is_joined(self, frame: &str) -> bool {
+        self == Protocol::Huddle && frame.starts_with(r#"{"type":"joined""#)
     }
 
     /// The payload of a delivered message, or `None` for any other frame (welcome, ack,
@@ -68,7 +92,7 @@ mod tests {
 
     #[test]
     fn huddle_frames_round_trip_through_the_real_protocol_types() {
-        let frame = Protocol::Huddle.publish_frame("p1-0-7-123-", "p1-0-7-123-xx");
+        let frame = Protocol::Huddle.publish_frame(None, "p1-0-7-123-", "p1-0-7-123-xx");
         let parsed: huddle::protocol::ClientFrame = serde_json::from_str(&frame).unwrap();
         assert!(format!("{parsed:?}").contains("p1-0-7-123"));
         let delivered = r#"{"type":"message","room":"lobby","seq":3,"id":"x","client_id":"c","user":{"id":"u","name":"N"},"text":"p1-0-7-123","ts":1}"#;
@@ -86,7 +110,11 @@ mod tests {
 
     #[test]
     fn plain_frames_are_the_payload() {
-        assert_eq!(Protocol::Plain.publish_frame("id", "abc"), "abc");
+        assert_eq!(Protocol::Plain.publish_frame(Some("r"), "id", "abc"), "abc");
+        let to_room = Protocol::Huddle.publish_frame(Some("room-3"), "id", "abc");
+        assert!(to_room.contains(r#""room":"room-3""#), "{to_room}");
+        assert!(Protocol::Huddle.is_joined(r#"{"type":"joined","room":"room-3","head":0}"#));
+        assert!(!Protocol::Plain.is_joined(r#"{"type":"joined"}"#));
         assert_eq!(Protocol::Plain.delivered_payload("abc"), Some("abc"));
     }
 }

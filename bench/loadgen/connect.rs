@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::adapter::Protocol;
+
 pub type Socket = WebSocketStream<TcpStream>;
 
 /// Longest wait for a connection to open and answer its first Ping.
@@ -36,6 +38,26 @@ pub async fn open(url: &str, server: SocketAddr, source: Option<IpAddr>) -> Resu
     tokio::time::timeout(OPEN_TIMEOUT, open_inner(url, server, source))
         .await
         .context("timed out opening a connection")?
+}
+
+/// Sends `join` and reads until the server confirms it, so the connection is in its room
+/// before anyone publishes.
+pub async fn join(socket: &mut Socket, protocol: Protocol, join: &str) -> Result<()> {
+    let confirmed = async {
+        socket.send(Message::text(join)).await?;
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) if protocol.is_joined(&text) => return Ok(()),
+                Some(Ok(Message::Close(frame))) => bail!("closed instead of joining: {frame:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err).context("reading the join's answer"),
+                None => bail!("closed instead of joining"),
+            }
+        }
+    };
+    tokio::time::timeout(OPEN_TIMEOUT, confirmed)
+        .await
+        .context("timed out joining a room")?
 }
 
 async fn open_inner(url: &str, server: SocketAddr, source: Option<IpAddr>) -> Result<Opened> {

@@ -10,9 +10,11 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapter::Protocol;
 use crate::control::emit;
 use crate::latency;
-use crate::open_many::open_many;
+use crate::open_many::{open_many, Plan};
+use crate::rooms::Rooms;
 
 pub async fn hold(
     url: &str,
@@ -22,7 +24,17 @@ pub async fn hold(
     in_flight: usize,
     stop: CancellationToken,
 ) {
-    let opened = open_many(url, server, sources, count, in_flight).await;
+    let opened = open_many(Plan {
+        url,
+        server,
+        sources,
+        count,
+        in_flight,
+        // Held connections only answer pings: the protocol and rooms do not matter.
+        protocol: Protocol::Plain,
+        rooms: Rooms::default(),
+    })
+    .await;
     let held = opened.sockets.len();
     emit(json!({
         "event": "ready",

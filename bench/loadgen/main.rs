@@ -13,6 +13,7 @@ mod latency;
 mod open_many;
 mod payload;
 mod publish;
+mod rooms;
 mod subscribe;
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +24,7 @@ use clap::{Parser, Subcommand};
 
 use adapter::Protocol;
 use publish::Step;
+use rooms::Rooms;
 
 #[derive(Parser)]
 #[command(about = "One worker of a Huddle benchmark run (see docs/benchmarks.md)")]
@@ -61,6 +63,13 @@ enum Role {
         /// Every n-th connection never reads after opening (0: none).
         #[arg(long, default_value_t = 0)]
         stall_every: usize,
+        /// Spread the connections over this many rooms (0: the server's one default room).
+        #[arg(long, default_value_t = 0)]
+        rooms: usize,
+        /// This worker's first connection goes to room `room_offset % rooms`, so that several
+        /// workers fill the rooms evenly.
+        #[arg(long, default_value_t = 0)]
+        room_offset: usize,
     },
     /// Publish at the given rates: `rate:secs` steps, comma-separated.
     Publish {
@@ -72,6 +81,10 @@ enum Role {
         steps: Vec<Step>,
         #[arg(long, default_value_t = 64)]
         message_bytes: usize,
+        /// Publish to this many rooms, round robin, through one connection per room (0: one
+        /// connection to the default room).
+        #[arg(long, default_value_t = 0)]
+        rooms: usize,
     },
 }
 
@@ -123,6 +136,8 @@ fn main() -> Result<()> {
                 connections,
                 in_flight,
                 stall_every,
+                rooms,
+                room_offset,
             } => {
                 let spec = subscribe::Subscribers {
                     url: &cli.url,
@@ -132,6 +147,10 @@ fn main() -> Result<()> {
                     in_flight,
                     protocol: cli.protocol,
                     stall_every,
+                    rooms: Rooms {
+                        count: rooms,
+                        offset: room_offset,
+                    },
                 };
                 subscribe::subscribe(spec, stop).await;
                 Ok(())
@@ -141,6 +160,7 @@ fn main() -> Result<()> {
                 first_step,
                 steps,
                 message_bytes,
+                rooms,
             } => {
                 if steps.is_empty() {
                     bail!("publish needs at least one --steps rate:secs");
@@ -153,6 +173,8 @@ fn main() -> Result<()> {
                     first_step,
                     steps: &steps,
                     message_bytes,
+                    sources: &cli.sources,
+                    rooms,
                 };
                 publish::publish(spec, stop).await
             }

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::Semaphore;
 
-use crate::connect::{open, Opened};
+use crate::adapter::Protocol;
+use crate::connect::{join, open, Opened};
 use crate::latency;
+use crate::rooms::{place, Rooms};
 
 pub struct OpenedMany {
     /// Index → connection, in opening order.
@@ -21,22 +23,41 @@ pub struct OpenedMany {
     pub elapsed: Duration,
 }
 
-pub async fn open_many(
-    url: &str,
-    server: SocketAddr,
-    sources: &[IpAddr],
-    count: usize,
-    in_flight: usize,
-) -> OpenedMany {
+/// Where to connect and how many: connection `i` goes to `rooms.of(i)`.
+pub struct Plan<'a> {
+    pub url: &'a str,
+    pub server: SocketAddr,
+    pub sources: &'a [IpAddr],
+    pub count: usize,
+    pub in_flight: usize,
+    pub protocol: Protocol,
+    pub rooms: Rooms,
+}
+
+pub async fn open_many(plan: Plan<'_>) -> OpenedMany {
+    let Plan {
+        url,
+        server,
+        sources,
+        count,
+        in_flight,
+        protocol,
+        rooms,
+    } = plan;
     let permits = Arc::new(Semaphore::new(in_flight.max(1)));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..count {
         let permit = permits.clone().acquire_owned().await.expect("never closed");
-        let url = url.to_owned();
+        let placement = place(protocol, url, rooms.of(index).as_deref());
         let source = (!sources.is_empty()).then(|| sources[index % sources.len()]);
         tasks.spawn(async move {
-            let outcome = open(&url, server, source).await;
+            let mut outcome = open(&placement.url, server, source).await;
+            if let (Ok(opened), Some(frame)) = (&mut outcome, &placement.join) {
+                if let Err(err) = join(&mut opened.socket, protocol, frame).await {
+                    outcome = Err(err);
+                }
+            }
             drop(permit);
             (index, outcome)
         });

@@ -6,7 +6,7 @@
 //! commit) is timed too, and a message never acked is counted.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter::Protocol;
-use crate::connect::open;
 use crate::control::emit;
 use crate::latency;
+use crate::open_many::{open_many, Plan};
 use crate::payload::{now_us, Stamp};
+use crate::rooms::Rooms;
 
 /// How long a publisher waits for its last acks after the final message.
 const ACK_GRACE: Duration = Duration::from_secs(10);
@@ -40,21 +41,53 @@ pub struct Publisher<'a> {
     pub first_step: u32,
     pub steps: &'a [Step],
     pub message_bytes: usize,
+    pub sources: &'a [IpAddr],
+    /// Rooms published to, round robin, one connection each; 0: the default room.
+    pub rooms: usize,
 }
 
 pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Result<()> {
-    let opened = open(spec.url, spec.server, None).await?;
-    let (mut sink, mut stream) = opened.socket.split();
-    emit(json!({ "event": "ready", "opened": 1 }));
+    // Message n goes out on connection n % links, in that connection's room.
+    let rooms = Rooms {
+        count: spec.rooms,
+        offset: 0,
+    };
+    let links = spec.rooms.max(1);
+    let opened = open_many(Plan {
+        url: spec.url,
+        server: spec.server,
+        sources: spec.sources,
+        count: links,
+        in_flight: 64,
+        protocol: spec.protocol,
+        rooms,
+    })
+    .await;
+    if let Some(err) = opened.first_error {
+        anyhow::bail!(
+            "{} of {links} publishing connections failed: {err}",
+            opened.failed
+        );
+    }
+    let (mut sinks, streams): (Vec<_>, Vec<_>) = opened
+        .sockets
+        .into_iter()
+        .map(|(_, opened)| opened.socket.split())
+        .unzip();
+    let room_of: Vec<Option<String>> = (0..links).map(|i| rooms.of(i)).collect();
+    emit(json!({ "event": "ready", "opened": links }));
 
     // Payloads sent and not yet acked; the reader removes them and times the ack.
     let unacked: Arc<Mutex<HashSet<String>>> = Arc::default();
     let acks = Arc::new(Mutex::new(latency::histogram()));
     let all_acked = Arc::new(tokio::sync::Notify::new());
-    let reader = {
+    let mut readers = tokio::task::JoinSet::new();
+    for mut stream in streams {
         let (unacked, acks, all_acked) = (unacked.clone(), acks.clone(), all_acked.clone());
         let protocol = spec.protocol;
-        tokio::spawn(async move {
+        // Reads everything, not only acks: a publisher is a member of its room too, and one
+        // that left its own deliveries unread would be evicted as a slow consumer.
+        readers.spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 let Message::Text(text) = frame else { continue };
                 let Some(payload) = protocol.acked_payload(&text) else {
@@ -71,8 +104,8 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
                     }
                 }
             }
-        })
-    };
+        });
+    }
 
     let mut sent_per_step = Vec::new();
     let mut late_sends = 0u64;
@@ -111,7 +144,11 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
             if spec.protocol == Protocol::Huddle {
                 unacked.lock().unwrap().insert(client_id.clone());
             }
-            let frame = spec.protocol.publish_frame(&client_id, &payload);
+            let link = (number as usize) % links;
+            let frame = spec
+                .protocol
+                .publish_frame(room_of[link].as_deref(), &client_id, &payload);
+            let sink = &mut sinks[link];
             // A server that stops reading must not hold the worker past its deadline.
             let sending = tokio::select! {
                 _ = stop.cancelled() => {
@@ -142,8 +179,10 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
         }
     }
     let unacked = unacked.lock().unwrap().len();
-    let _ = sink.close().await;
-    reader.abort();
+    for sink in &mut sinks {
+        let _ = sink.close().await;
+    }
+    readers.abort_all();
     emit(json!({
         "event": "report",
         "role": "publish",

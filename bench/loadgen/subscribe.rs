@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::adapter::Protocol;
 use crate::control::emit;
 use crate::latency;
-use crate::open_many::open_many;
+use crate::open_many::{open_many, Plan};
 use crate::payload::{now_us, Stamp};
+use crate::rooms::Rooms;
 
 /// Deliveries a connection notes locally before adding them to the shared tally, so the lock
 /// is taken once per this many messages rather than once per message.
@@ -92,16 +93,19 @@ pub struct Subscribers<'a> {
     pub protocol: Protocol,
     /// Every n-th connection stalls (0: none).
     pub stall_every: usize,
+    pub rooms: Rooms,
 }
 
 pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
-    let opened = open_many(
-        spec.url,
-        spec.server,
-        spec.sources,
-        spec.count,
-        spec.in_flight,
-    )
+    let opened = open_many(Plan {
+        url: spec.url,
+        server: spec.server,
+        sources: spec.sources,
+        count: spec.count,
+        in_flight: spec.in_flight,
+        protocol: spec.protocol,
+        rooms: spec.rooms,
+    })
     .await;
     let stalled = if spec.stall_every == 0 {
         0

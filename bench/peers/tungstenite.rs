@@ -2,18 +2,21 @@
 //!
 //! The WebSocket library Huddle runs under axum, with no framework, rooms, history or hub:
 //! what Huddle costs on top of its own library. Every text frame goes verbatim to every open
-//! client, the sender included; a client that falls more than [`BROADCAST_CAPACITY`] messages
-//! behind is disconnected, never silently skipped.
+//! client of the same room (the request path), the sender included; a client that falls more
+//! than [`BROADCAST_CAPACITY`] messages behind is disconnected, never silently skipped.
 //!
 //! Usage: `peer-tungstenite PORT`
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -40,10 +43,8 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    // Text frames travel as `Utf8Bytes`: every receiver clones a reference, not the payload.
-    let (publisher, _) = broadcast::channel::<Utf8Bytes>(BROADCAST_CAPACITY);
     tokio::select! {
-        () = accept_forever(listener, publisher) => {}
+        () = accept_forever(listener, Rooms::default()) => {}
         () = shutdown_signal() => {}
     }
     let dropped = DROPPED_LAGGING.load(Ordering::Relaxed);
@@ -51,11 +52,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn accept_forever(listener: TcpListener, publisher: broadcast::Sender<Utf8Bytes>) {
+/// One broadcast channel per room path, made by its first client. Text frames travel as
+/// `Utf8Bytes`: every receiver clones a reference, not the payload.
+#[derive(Clone, Default)]
+struct Rooms(Arc<Mutex<HashMap<String, broadcast::Sender<Utf8Bytes>>>>);
+
+impl Rooms {
+    fn channel(&self, path: &str) -> broadcast::Sender<Utf8Bytes> {
+        let mut rooms = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        rooms
+            .entry(path.to_owned())
+            .or_insert_with(|| broadcast::channel(BROADCAST_CAPACITY).0)
+            .clone()
+    }
+}
+
+async fn accept_forever(listener: TcpListener, rooms: Rooms) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(relay(stream, publisher.clone()));
+                tokio::spawn(relay(stream, rooms.clone()));
             }
             Err(error) => {
                 eprintln!("peer-tungstenite: accept failed: {error}");
@@ -66,7 +82,7 @@ async fn accept_forever(listener: TcpListener, publisher: broadcast::Sender<Utf8
 }
 
 /// One client: publishes what it sends, forwards what everyone publishes.
-async fn relay(stream: TcpStream, publisher: broadcast::Sender<Utf8Bytes>) {
+async fn relay(stream: TcpStream, rooms: Rooms) {
     // Every other peer (ws, websockets) disables Nagle; so do we.
     let _ = stream.set_nodelay(true);
     let config = WebSocketConfig::default()
@@ -75,9 +91,17 @@ async fn relay(stream: TcpStream, publisher: broadcast::Sender<Utf8Bytes>) {
         .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * MAX_MESSAGE_BYTES)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let Ok(socket) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
+    let mut path = String::new();
+    let note_path = |request: &Request, response: Response| {
+        path = request.uri().path().to_owned();
+        Ok(response)
+    };
+    let Ok(socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, note_path, Some(config)).await
+    else {
         return;
     };
+    let publisher = rooms.channel(&path);
     // Subscribed before reading anything, so the client gets its own first message back.
     let mut deliveries = publisher.subscribe();
     let (mut sink, mut incoming) = socket.split();

@@ -1,5 +1,6 @@
 // Benchmark peer: the group-chat broadcast from the `ws` README, unchanged in spirit.
-// Every text frame goes verbatim to every open client, the sender included.
+// Every text frame goes verbatim to every open client of the same room, the sender included.
+// The room is the request path (`/ws`, or `/ws/r/NAME` in the many-rooms scenario).
 // Usage: node server.js PORT
 'use strict';
 
@@ -25,12 +26,23 @@ wss.on('listening', () => {
   process.stdout.write(`listening on 127.0.0.1:${port}\n`);
 });
 
-wss.on('connection', (ws) => {
+// Room path -> its open clients.
+const rooms = new Map();
+
+wss.on('connection', (ws, request) => {
+  const path = request.url;
+  if (!rooms.has(path)) rooms.set(path, new Set());
+  const room = rooms.get(path);
+  room.add(ws);
   // A client that resets mid-run must not crash the server ('error' without a listener throws).
   ws.on('error', () => {});
+  ws.on('close', () => {
+    room.delete(ws);
+    if (room.size === 0) rooms.delete(path);
+  });
   ws.on('message', (data, isBinary) => {
     if (isBinary) return; // the contract only fans out text
-    wss.clients.forEach((client) => {
+    room.forEach((client) => {
       if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
     });
   });

@@ -1,6 +1,7 @@
 """Benchmark peer: websockets' own broadcast example on its modern asyncio API.
 
-Every text frame goes verbatim to every open client, the sender included.
+Every text frame goes verbatim to every open client of the same room, the sender included.
+The room is the request path (`/ws`, or `/ws/r/NAME` in the many-rooms scenario).
 Usage: python server.py PORT
 """
 
@@ -21,17 +22,22 @@ MAX_QUEUED_FRAMES = 16
 # 1024 matches what tokio's TcpListener::bind uses for the Rust servers.
 LISTEN_BACKLOG = 1024
 
-connections: set[ServerConnection] = set()
+# Room path -> its open connections.
+rooms: dict[str, set[ServerConnection]] = {}
 
 
 async def relay(connection: ServerConnection) -> None:
-    connections.add(connection)
+    path = connection.request.path
+    room = rooms.setdefault(path, set())
+    room.add(connection)
     try:
         async for message in connection:
             if isinstance(message, str):  # the contract only fans out text
-                broadcast(connections, message)
+                broadcast(room, message)
     finally:
-        connections.discard(connection)
+        room.discard(connection)
+        if not room:
+            rooms.pop(path, None)
 
 
 def raise_open_file_limit() -> None:

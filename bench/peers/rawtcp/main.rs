@@ -68,43 +68,61 @@ async fn accept_forever(listener: TcpListener, registry: Arc<Registry>) {
     }
 }
 
-/// Every client past its handshake, and the count of those dropped for being slow.
+type Room = HashMap<u64, Arc<TcpStream>>;
+
+/// Every client past its handshake, by room (the request path), and the count of those
+/// dropped for being slow.
 #[derive(Default)]
 struct Registry {
     /// Held for a whole broadcast: writes to one socket never interleave, so a pong can't
     /// land inside a broadcast frame.
-    clients: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    rooms: Mutex<HashMap<String, Room>>,
     next_id: AtomicU64,
     dropped_slow: AtomicUsize,
 }
 
 impl Registry {
-    fn clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
         // Nothing panics while holding the lock, and the map stays valid if something did.
-        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn add(&self, stream: Arc<TcpStream>) -> u64 {
+    fn add(&self, room: &str, stream: Arc<TcpStream>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.clients().insert(id, stream);
+        self.rooms()
+            .entry(room.to_owned())
+            .or_default()
+            .insert(id, stream);
         id
     }
 
-    fn remove(&self, id: u64) {
-        if let Some(stream) = self.clients().remove(&id) {
+    fn remove(&self, room: &str, id: u64) {
+        let mut rooms = self.rooms();
+        let Some(clients) = rooms.get_mut(room) else {
+            return;
+        };
+        if let Some(stream) = clients.remove(&id) {
             let _ = stream.shutdown(Shutdown::Both);
+        }
+        if clients.is_empty() {
+            rooms.remove(room);
         }
     }
 
-    /// One write of `frame` to every client; those that can't take it whole are dropped.
-    fn broadcast(&self, frame: &[u8]) {
-        self.clients()
-            .retain(|_, stream| self.write_or_drop(stream, frame));
+    /// One write of `frame` to every client of `room`; those that can't take it whole are
+    /// dropped.
+    fn broadcast(&self, room: &str, frame: &[u8]) {
+        if let Some(clients) = self.rooms().get_mut(room) {
+            clients.retain(|_, stream| self.write_or_drop(stream, frame));
+        }
     }
 
     /// One write of `frame` to client `id`. False if the client is gone or now dropped.
-    fn send_to(&self, id: u64, frame: &[u8]) -> bool {
-        let mut clients = self.clients();
+    fn send_to(&self, room: &str, id: u64, frame: &[u8]) -> bool {
+        let mut rooms = self.rooms();
+        let Some(clients) = rooms.get_mut(room) else {
+            return false;
+        };
         let Some(stream) = clients.get(&id) else {
             return false;
         };
@@ -143,10 +161,10 @@ async fn serve_client(stream: TcpStream, registry: Arc<Registry>) -> io::Result<
         unsafe { AsyncFd::register_with_interest(Arc::clone(&stream), Interest::READABLE) }?;
     let mut received = Vec::with_capacity(READ_CHUNK_BYTES);
 
-    let key = loop {
-        if let Some((key, request_len)) = parse_upgrade_request(&received)? {
-            received.drain(..request_len);
-            break key;
+    let upgrade = loop {
+        if let Some(upgrade) = parse_upgrade_request(&received)? {
+            received.drain(..upgrade.len);
+            break upgrade;
         }
         if received.len() > MAX_REQUEST_BYTES || read_more(&readable, &mut received).await? == 0 {
             return Ok(());
@@ -155,16 +173,17 @@ async fn serve_client(stream: TcpStream, registry: Arc<Registry>) -> io::Result<
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",
-        accept_key(&key)
+        accept_key(&upgrade.key)
     );
     // A fresh socket's send buffer takes ~130 bytes whole; anything else is a failure.
     if (&*stream).write(response.as_bytes())? != response.len() {
         return Ok(());
     }
 
-    let id = registry.add(stream);
-    let result = relay_frames(&readable, &mut received, &registry, id).await;
-    registry.remove(id);
+    let room = upgrade.path;
+    let id = registry.add(&room, stream);
+    let result = relay_frames(&readable, &mut received, &registry, &room, id).await;
+    registry.remove(&room, id);
     result
 }
 
@@ -173,6 +192,7 @@ async fn relay_frames(
     readable: &AsyncFd<Arc<TcpStream>>,
     received: &mut Vec<u8>,
     registry: &Registry,
+    room: &str,
     id: u64,
 ) -> io::Result<()> {
     loop {
@@ -181,16 +201,16 @@ async fn relay_frames(
             match frame.opcode {
                 OPCODE_TEXT => {
                     std::str::from_utf8(&frame.payload).map_err(invalid)?;
-                    registry.broadcast(&server_frame(OPCODE_TEXT, &frame.payload));
+                    registry.broadcast(room, &server_frame(OPCODE_TEXT, &frame.payload));
                 }
                 OPCODE_PING => {
                     let pong = server_frame(OPCODE_PONG, &frame.payload);
-                    if !registry.send_to(id, &pong) {
+                    if !registry.send_to(room, id, &pong) {
                         return Ok(());
                     }
                 }
                 OPCODE_CLOSE => {
-                    registry.send_to(id, &server_frame(OPCODE_CLOSE, &[]));
+                    registry.send_to(room, id, &server_frame(OPCODE_CLOSE, &[]));
                     return Ok(());
                 }
                 _ => {} // binary frames and unsolicited pongs are ignored

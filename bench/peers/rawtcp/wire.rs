@@ -11,20 +11,40 @@ pub const OPCODE_CLOSE: u8 = 0x8;
 pub const OPCODE_PING: u8 = 0x9;
 pub const OPCODE_PONG: u8 = 0xA;
 
-/// The `Sec-WebSocket-Key` of a complete request at the start of `received`, and the
-/// request's length; `None` while the request is incomplete.
-pub fn parse_upgrade_request(received: &[u8]) -> io::Result<Option<(String, usize)>> {
+/// A complete upgrade request.
+#[derive(Debug, PartialEq)]
+pub struct Upgrade {
+    /// The request path: the room.
+    pub path: String,
+    /// `Sec-WebSocket-Key`.
+    pub key: String,
+    /// Bytes the request took.
+    pub len: usize,
+}
+
+/// The upgrade request at the start of `received`; `None` while it is incomplete.
+pub fn parse_upgrade_request(received: &[u8]) -> io::Result<Option<Upgrade>> {
     let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") else {
         return Ok(None);
     };
     let head = std::str::from_utf8(&received[..end]).map_err(invalid)?;
+    let path = head
+        .lines()
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .ok_or_else(|| invalid("no request path"))?
+        .to_owned();
     let key = head
         .lines()
         .filter_map(|line| line.split_once(':'))
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-key"))
         .map(|(_, value)| value.trim().to_owned())
         .ok_or_else(|| invalid("no Sec-WebSocket-Key"))?;
-    Ok(Some((key, end + 4)))
+    Ok(Some(Upgrade {
+        path,
+        key,
+        len: end + 4,
+    }))
 }
 
 /// One complete client frame, unmasked.
@@ -269,10 +289,15 @@ mod tests {
     }
 
     #[test]
-    fn upgrade_request_yields_key_and_length() {
-        let request = b"GET /ws HTTP/1.1\r\nHost: x\r\nsec-websocket-key: abc==\r\n\r\nrest";
-        let (key, len) = parse_upgrade_request(request).unwrap().unwrap();
-        assert_eq!((key.as_str(), &request[len..]), ("abc==", &b"rest"[..]));
+    fn upgrade_request_yields_path_key_and_length() {
+        let request =
+            b"GET /ws/r/room-1 HTTP/1.1\r\nHost: x\r\nsec-websocket-key: abc==\r\n\r\nrest";
+        let upgrade = parse_upgrade_request(request).unwrap().unwrap();
+        assert_eq!(upgrade.path, "/ws/r/room-1");
+        assert_eq!(
+            (upgrade.key.as_str(), &request[upgrade.len..]),
+            ("abc==", &b"rest"[..])
+        );
         assert_eq!(parse_upgrade_request(&request[..20]).unwrap(), None);
     }
 }
