@@ -98,6 +98,9 @@ test('ten seconds offline, then back: the page recovers without a reload', async
 test('a reload keeps pending messages and sends them once the socket is through', async ({ browser }) => {
   test.setTimeout(60_000);
   const context = await browser.newContext({ baseURL: origin });
+  // The page's timers run on a clock the test can stop, so that "Retry now" is what gets
+  // the socket through, not a scheduled retry racing the click.
+  await context.clock.install();
   // A socket that cannot get through: every attempt is closed at once, as by a broken proxy.
   let blocked = true;
   const started = Date.now();
@@ -108,7 +111,6 @@ test('a reload keeps pending messages and sends them once the socket is through'
     else ws.connectToServer();
   });
   const alice = await context.newPage();
-  alice.on('console', (message) => trace(`page: ${message.text()}`));
   await alice.goto('/');
   await alice.getByRole('textbox', { name: 'Display name' }).fill('Alice');
   await alice.getByRole('button', { name: 'Join chat' }).click();
@@ -126,10 +128,13 @@ test('a reload keeps pending messages and sends them once the socket is through'
   for (const text of texts) await expect(item(alice, text)).toHaveAttribute('data-state', 'pending');
   await expect(alice.locator('.outbox')).toContainText('2 messages waiting to send');
 
+  // From here on no timer fires: the page's next attempt is the one the button starts.
+  await alice.clock.pauseAt(Date.now() + 60_000);
+  const retry = alice.getByRole('button', { name: 'Retry now' });
+  await expect(retry).toBeVisible();
   blocked = false;
   trace('unblocked; clicking Retry now');
-  await alice.getByRole('button', { name: 'Retry now' }).click();
-  trace('clicked Retry now');
+  await retry.click();
   await expectConnected(alice);
   await expect(itemWith(bob, run)).toHaveCount(2);
   expect(await itemWith(bob, run).locator('.text').allTextContents()).toEqual(texts);

@@ -149,9 +149,11 @@ impl Chat {
         self.messages.set(page.messages);
     }
 
-    pub fn is_mine(&self, message: &ChatMessage) -> bool {
+    /// Whether `author_id` is this page's person. Tracked: a name picked later re-marks
+    /// messages already shown.
+    pub fn is_mine(&self, author_id: &str) -> bool {
         self.me
-            .with(|me| me.as_ref().is_some_and(|me| me.id == message.user.id))
+            .with(|me| me.as_ref().is_some_and(|me| me.id == author_id))
     }
 
     /// Opens the socket (if not open) and keeps it open.
@@ -294,8 +296,8 @@ mod tests {
                 name: "Same Name".into(),
             };
             let chat = Chat::new(Some(me), page(vec![]));
-            assert!(chat.is_mine(&message("1", "me")));
-            assert!(!chat.is_mine(&message("2", "someone")));
+            assert!(chat.is_mine(&message("1", "me").user.id));
+            assert!(!chat.is_mine(&message("2", "someone").user.id));
         });
     }
 }

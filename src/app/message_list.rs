@@ -48,15 +48,16 @@ pub fn MessageList() -> impl IntoView {
 #[component]
 fn MessageItem(message: ChatMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let mine = chat.is_mine(&message);
+    let author_id = message.user.id.clone();
+    let mine = Memo::new(move |_| chat.is_mine(&author_id));
     let ts = message.ts;
     let time = move || clock_time(ts, chat.utc_offset_minutes.get());
     view! {
-        <li class="message" class:mine=mine data-seq=message.seq.to_string() data-state="sent">
+        <li class="message" class:mine=move || mine.get() data-seq=message.seq.to_string() data-state="sent">
             <span class="author">{message.user.name}</span>
-            {mine.then(|| view! { <span class="you">" (you)"</span> })}
+            {move || mine.get().then(|| view! { <span class="you">" (you)"</span> })}
             <time datetime=iso_utc(ts)>{time}</time>
-            {mine.then(|| view! { <span class="delivery" title="stored by the server">"✓ sent"</span> })}
+            {move || mine.get().then(|| view! { <span class="delivery" title="stored by the server">"✓ sent"</span> })}
             // Plain text: Leptos escapes it, so markup in a message is shown, never run.
             <p class="text">{message.text}</p>
         </li>
