@@ -556,16 +556,28 @@ def fanout_section(results: dict, key: str) -> str | None:
                 row.append(fmt_closed(step.get("closed_by_server")))
             detail.append(row)
 
+    rooms = next((number(r, "rooms") for r in fanout.values() if number(r, "rooms")), None)
+    members = next((number(r, "receivers_per_message") for r in fanout.values()
+                    if number(r, "receivers_per_message")), None)
+    if rooms:
+        title = f"Many small rooms: {fmt_int(rooms)} rooms × {fmt_int(members)} members"
+        shape = (f"{fmt_int(rooms)} rooms of {fmt_int(members)} subscribers each; the publisher "
+                 "posts to the rooms in turn (one connection in each room, as a member would), "
+                 "and every message goes to the subscribers of its room.")
+        who = f"{fmt_int(rooms)} rooms"
+    else:
+        title = f"Fan-out to {who}"
+        shape = (f"One room with {who}; publishers send on a fixed schedule at a rate that "
+                 "steps up, and every message goes to every subscriber (one delivery each).")
     explanation = (
-        f"One room with {who}; publishers send on a fixed schedule at a rate that steps up, "
-        "and every message goes to every subscriber (one delivery each). Latency runs from when "
+        f"{shape} The rate steps up until a server saturates. Latency runs from when "
         "a message was *due* to be sent to when it arrived, so a server that holds the "
         "publisher back cannot hide the wait; *completion* is when the last subscriber had it. "
         f"*Sustained* is the most deliveries/s at a step with nothing lost and p99 ≤ "
         f"{fmt_int(SUSTAINED_P99_LIMIT_MS)} ms; “≥” marks a server that sustained even the top "
         "step, whose ceiling is therefore higher. A ratio above 1× means Huddle delivers more."
     )
-    parts = [f"## Fan-out to {who}", explanation, md_table(summary_headers, summary) + notes.render()]
+    parts = [f"## {title}", explanation, md_table(summary_headers, summary) + notes.render()]
     if key == "fanout_1000":
         line = light_load_line(fanout)
         if line:
@@ -665,6 +677,7 @@ def markdown(results: dict) -> str:
         connect_section(results),
         fanout_section(results, "fanout_1000"),
         fanout_section(results, "fanout_10000"),
+        fanout_section(results, "many_rooms"),
         slow_consumers_section(results),
         chart_section(results),
         how_to_read_section(),

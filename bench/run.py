@@ -70,9 +70,13 @@ FULL = {
     "idle_connections": 19_000,
     "idle_workers": 4,
     "fanout_small": 1_000,
-    "fanout_small_rates": [10, 50, 100, 200, 400, 800],
+    # Up to where the fastest server saturates: each step doubles.
+    "fanout_small_rates": [10, 50, 100, 200, 400, 800, 1600, 3200],
     "fanout_large": 10_000,
     "fanout_large_rates": [1, 5, 10, 20],
+    "rooms": 1_000,
+    "room_members": 10,
+    "rooms_rates": [100, 1_000, 5_000, 10_000, 20_000],
     "step_secs": 3.0,
     "slow_rate": 200,
     "slow_secs": 10.0,
@@ -84,6 +88,9 @@ QUICK = {
     "fanout_small_rates": [10, 50],
     "fanout_large": 300,
     "fanout_large_rates": [5],
+    "rooms": 20,
+    "room_members": 5,
+    "rooms_rates": [20, 100],
     "step_secs": 1.0,
     "slow_rate": 50,
     "slow_secs": 2.0,
@@ -330,10 +337,11 @@ def idle_and_connect(name, tmp, sizes):
     return idle, connect
 
 
-def publish(server, step, rate, secs):
+def publish(server, step, rate, secs, rooms=0):
     publisher = Worker(server, ["publish", "--first-step", str(step),
                                 "--steps", f"{rate}:{secs}",
-                                "--message-bytes", str(MESSAGE_BYTES)])
+                                "--message-bytes", str(MESSAGE_BYTES),
+                                "--rooms", str(rooms)])
     report = publisher.next("report", secs + 60)
     publisher.process.stdin.close()
     publisher.process.wait(timeout=30)
@@ -380,21 +388,27 @@ def closed_by_server(reports):
     return closed
 
 
-def fanout(name, tmp, subscribers, rates, sizes, workers_count):
-    """One room, `subscribers` receivers, one publisher whose rate steps up until the server
-    saturates (its backlog takes too long to drain) or the ramp ends."""
+def fanout(name, tmp, subscribers, rates, sizes, workers_count, rooms=0):
+    """`subscribers` receivers in one room (or spread evenly over `rooms`), one publisher
+    (one connection per room, round robin) whose rate steps up until the server saturates
+    (its backlog takes too long to drain) or the ramp ends."""
     server = Server(name, tmp)
     steps, acks = [], {}
     try:
-        workers = [Worker(server, ["subscribe", "--connections", str(n)])
-                   for n in split(subscribers, workers_count)]
+        workers, offset = [], 0
+        for n in split(subscribers, workers_count):
+            workers.append(Worker(server, ["subscribe", "--connections", str(n),
+                                           "--rooms", str(rooms), "--room-offset", str(offset)]))
+            offset += n
         readers = sum(worker.next("ready", 240)["opened"] for worker in workers)
+        # Each message reaches the members of its room.
+        receivers = readers // rooms if rooms else readers
         expected, plan = 0, []
         for step, rate in enumerate(rates):
-            report = publish(server, step, rate, sizes["step_secs"])
+            report = publish(server, step, rate, sizes["step_secs"], rooms)
             acks[step] = report
             sent = sum(report["sent_per_step"])
-            expected += sent * readers
+            expected += sent * receivers
             drain = wait_until_settled(workers, expected, 60)
             plan.append((step, rate, sent))
             if drain > SATURATED_DRAIN_SECS or sent == 0:
@@ -403,13 +417,14 @@ def fanout(name, tmp, subscribers, rates, sizes, workers_count):
     finally:
         server.stop()
     for step, rate, sent in plan:
-        figures = step_figures(step, rate, sizes["step_secs"], sent, readers, reports)
+        figures = step_figures(step, rate, sizes["step_secs"], sent, receivers, reports)
         if server.protocol == "huddle":
             # Sender's view: send to ack, which comes after the commit.
             figures["ack_p99_ms"] = (acks[step]["acks"]["p99_us"] or 0) / 1000
             figures["unacked"] = acks[step]["unacked"]
         steps.append(figures)
-    return {"subscribers": readers, "steps": steps, "closed_by_server": closed_by_server(reports)}
+    return {"subscribers": readers, "rooms": rooms, "receivers_per_message": receivers,
+            "steps": steps, "closed_by_server": closed_by_server(reports)}
 
 
 def slow_consumers(name, tmp, sizes, subscribers):
@@ -609,7 +624,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to try the suite")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
-    parser.add_argument("--scenarios", default="idle,fanout_1000,fanout_10000,slow_consumers",
+    parser.add_argument("--scenarios",
+                        default="idle,fanout_1000,fanout_10000,many_rooms,slow_consumers",
                         help="comma-separated")
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--command", default="make bench")
@@ -637,6 +653,9 @@ def main():
                 name, tmp, sizes["fanout_small"], sizes["fanout_small_rates"], sizes, 2))
             run_scenario(results, "fanout_10000", name, lambda: fanout(
                 name, tmp, sizes["fanout_large"], sizes["fanout_large_rates"], sizes, 4))
+            run_scenario(results, "many_rooms", name, lambda: fanout(
+                name, tmp, sizes["rooms"] * sizes["room_members"], sizes["rooms_rates"], sizes,
+                4, rooms=sizes["rooms"]))
             run_scenario(results, "slow_consumers", name, lambda: slow_consumers(
                 name, tmp, sizes, sizes["fanout_small"]))
     results["duration_secs"] = round(time.monotonic() - started, 1)

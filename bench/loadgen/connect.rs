@@ -34,10 +34,24 @@ pub struct Opened {
     pub handshake: Duration,
 }
 
-pub async fn open(url: &str, server: SocketAddr, source: Option<IpAddr>) -> Result<Opened> {
-    tokio::time::timeout(OPEN_TIMEOUT, open_inner(url, server, source))
-        .await
-        .context("timed out opening a connection")?
+/// A receive buffer this small keeps the TCP window nearly shut, as on a phone whose network
+/// has gone bad: a client that stops reading then fills the server's buffers within seconds
+/// instead of after the megabytes loopback would otherwise absorb.
+pub const SMALL_RECEIVE_BUFFER: u32 = 4 * 1024;
+
+/// Opens one connection, with its receive buffer set to `receive_buffer` bytes if given.
+pub async fn open(
+    url: &str,
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    receive_buffer: Option<u32>,
+) -> Result<Opened> {
+    tokio::time::timeout(
+        OPEN_TIMEOUT,
+        open_inner(url, server, source, receive_buffer),
+    )
+    .await
+    .context("timed out opening a connection")?
 }
 
 /// Sends `join` and reads until the server confirms it, so the connection is in its room
@@ -60,9 +74,18 @@ pub async fn join(socket: &mut Socket, protocol: Protocol, join: &str) -> Result
         .context("timed out joining a room")?
 }
 
-async fn open_inner(url: &str, server: SocketAddr, source: Option<IpAddr>) -> Result<Opened> {
+async fn open_inner(
+    url: &str,
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    receive_buffer: Option<u32>,
+) -> Result<Opened> {
     let started = Instant::now();
     let tcp = TcpSocket::new_v4()?;
+    if let Some(size) = receive_buffer {
+        // Before connecting: the window scale is agreed in the handshake.
+        tcp.set_recv_buffer_size(size)?;
+    }
     if let Some(source) = source {
         tcp.bind(SocketAddr::new(source, 0))?;
     }

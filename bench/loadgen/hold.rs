@@ -33,6 +33,7 @@ pub async fn hold(
         // Held connections only answer pings: the protocol and rooms do not matter.
         protocol: Protocol::Plain,
         rooms: Rooms::default(),
+        small_window_every: 0,
     })
     .await;
     let held = opened.sockets.len();

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::Semaphore;
 
 use crate::adapter::Protocol;
-use crate::connect::{join, open, Opened};
+use crate::connect::{join, open, Opened, SMALL_RECEIVE_BUFFER};
 use crate::latency;
 use crate::rooms::{place, Rooms};
 
@@ -32,6 +32,8 @@ pub struct Plan<'a> {
     pub in_flight: usize,
     pub protocol: Protocol,
     pub rooms: Rooms,
+    /// Every n-th connection (0: none) gets a [`SMALL_RECEIVE_BUFFER`].
+    pub small_window_every: usize,
 }
 
 pub async fn open_many(plan: Plan<'_>) -> OpenedMany {
@@ -43,6 +45,7 @@ pub async fn open_many(plan: Plan<'_>) -> OpenedMany {
         in_flight,
         protocol,
         rooms,
+        small_window_every,
     } = plan;
     let permits = Arc::new(Semaphore::new(in_flight.max(1)));
     let started = Instant::now();
@@ -52,7 +55,9 @@ pub async fn open_many(plan: Plan<'_>) -> OpenedMany {
         let placement = place(protocol, url, rooms.of(index).as_deref());
         let source = (!sources.is_empty()).then(|| sources[index % sources.len()]);
         tasks.spawn(async move {
-            let mut outcome = open(&placement.url, server, source).await;
+            let small = small_window_every != 0 && index % small_window_every == 0;
+            let receive_buffer = small.then_some(SMALL_RECEIVE_BUFFER);
+            let mut outcome = open(&placement.url, server, source, receive_buffer).await;
             if let (Ok(opened), Some(frame)) = (&mut outcome, &placement.join) {
                 if let Err(err) = join(&mut opened.socket, protocol, frame).await {
                     outcome = Err(err);

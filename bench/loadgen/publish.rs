@@ -61,6 +61,7 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
         in_flight: 64,
         protocol: spec.protocol,
         rooms,
+        small_window_every: 0,
     })
     .await;
     if let Some(err) = opened.first_error {

@@ -105,6 +105,8 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
         in_flight: spec.in_flight,
         protocol: spec.protocol,
         rooms: spec.rooms,
+        // A client that stops reading is one whose network went bad: a nearly shut window.
+        small_window_every: spec.stall_every,
     })
     .await;
     let stalled = if spec.stall_every == 0 {
