@@ -266,3 +266,40 @@ async fn the_diagnostic_echo_route_echoes_when_enabled() {
         Message::text("ping me")
     );
 }
+
+#[tokio::test]
+async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_overflows() {
+    // A client that stopped reading: once the kernel's buffers for it are full (on loopback
+    // the server side alone takes a few MiB), the server's writes block, so the socket task
+    // is stuck in a write when the hub evicts the client. It must give up then, not only at
+    // the (here ten minutes) write timeout.
+    let server = TestServer::start_with(|config| {
+        config.queue_capacity = 64;
+        config.heartbeat_interval_ms = 600_000;
+        config.heartbeat_timeout_ms = 600_000;
+    })
+    .await;
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(2_048).unwrap();
+    let stream = tcp.connect(server.addr).await.unwrap();
+    let (stalled, _) = tokio_tungstenite::client_async(server.ws_url(), stream)
+        .await
+        .unwrap();
+    let mut sender = server.client().await;
+    // Bursts of 32 (group commit; below the queue's 64), each read back by the sender before the next, until the
+    // stalled connection has left the registry; its task ends right after it did.
+    let text = "x".repeat(4_000);
+    let mut sent = 0;
+    while server.state.connections.len() > 1 {
+        assert!(sent < 10_000, "still held after {sent} messages (40 MB)");
+        for n in sent..sent + 32 {
+            sender.say(&format!("c-{n}"), &text).await;
+        }
+        for n in sent..sent + 32 {
+            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
+        }
+        sent += 32;
+    }
+    drop(stalled);
+    sender.assert_nothing_pending().await;
+}

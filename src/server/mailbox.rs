@@ -192,6 +192,26 @@ impl Mailbox {
         Poll::Ready(Received::Frames(taken))
     }
 
+    /// Resolves once the hub has evicted this connection (its queue overflowed): a socket
+    /// task stuck writing to a client that stopped reading gives up then, not only at its
+    /// write timeout.
+    pub fn evicted(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |cx| {
+            let mut state = self.shared.lock();
+            if state.stop == Some(Stop::TooSlow) {
+                return Poll::Ready(());
+            }
+            let same = state
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()));
+            if !same {
+                state.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+
     /// Takes one delivery if one is queued (for tests and the committer's watcher).
     pub fn try_recv(&mut self) -> Option<Delivery> {
         self.shared.lock().queue.pop_front()
@@ -317,6 +337,32 @@ mod tests {
             poll_once(&mut mailbox, &waker).0,
             Poll::Ready(Received::Stopped(Stop::ShuttingDown))
         );
+    }
+
+    #[test]
+    fn eviction_is_noticed_while_waiting_for_something_else() {
+        let (sub, mailbox) = mailbox(1, 1);
+        let waker = Arc::new(CountingWaker::default());
+        let task_waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let mut evicted = std::pin::pin!(mailbox.evicted());
+        assert_eq!(evicted.as_mut().poll(&mut cx), Poll::Pending);
+        sub.stop(Stop::ShuttingDown);
+        assert_eq!(
+            evicted.as_mut().poll(&mut cx),
+            Poll::Pending,
+            "shutdown is not eviction"
+        );
+        let (sub, mailbox) = super::mailbox(2, 1);
+        let mut evicted = std::pin::pin!(mailbox.evicted());
+        assert_eq!(evicted.as_mut().poll(&mut cx), Poll::Pending);
+        sub.offer(delivery(1));
+        assert_eq!(sub.offer(delivery(2)), Offer::Evicted);
+        assert!(
+            waker.0.load(Ordering::SeqCst) >= 1,
+            "the waiting task is woken"
+        );
+        assert_eq!(evicted.as_mut().poll(&mut cx), Poll::Ready(()));
     }
 
     #[test]

@@ -209,17 +209,17 @@ impl Session {
                 biased;
                 received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => match received {
                     Received::Frames(_) => {
-                        self.write(write_batch(socket, &mut batch, &mut connection.delivered)).await
+                        self.write(mailbox, write_batch(socket, &mut batch, &mut connection.delivered)).await
                     }
                     Received::Stopped(Stop::TooSlow) => return too_slow(),
                     // Boxed: shutdown happens once, and its state would otherwise sit inline
                     // in every connection's task for its whole life.
                     Received::Stopped(Stop::ShuttingDown) => {
-                        return Box::pin(self.drain(socket, connection)).await;
+                        return Box::pin(self.drain(socket, mailbox, connection)).await;
                     }
                 },
                 Some((client_id, outcome)) = connection.acks.next(), if !connection.acks.is_empty() => {
-                    self.write(send_json(socket, ack_or_error(client_id, outcome))).await
+                    self.write(mailbox, send_json(socket, ack_or_error(client_id, outcome))).await
                 }
                 () = &mut beat => {
                     let outcome = match heartbeat.due(Instant::now()) {
@@ -228,7 +228,7 @@ impl Session {
                                 batch = Vec::new();
                                 mailbox.release_idle_buffer();
                             }
-                            self.write(ping(socket)).await
+                            self.write(mailbox, ping(socket)).await
                         }
                         Some(Beat::Expired) => {
                             return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
@@ -260,15 +260,22 @@ impl Session {
                 }
             };
             if outcome.is_err() {
+                // A write given up because the hub evicted this client still says why, in
+                // case the client reads again; `close` bounds how long that may take.
+                if mailbox.stopped() == Some(Stop::TooSlow) {
+                    return too_slow();
+                }
                 return Ending::Vanished;
             }
         }
     }
 
     /// Runs one write, giving up on a client that has not taken it within the heartbeat
-    /// timeout: a peer that stops reading must not hold its task and buffers forever.
+    /// timeout, or that the hub evicts meanwhile: a peer that stops reading must not hold its
+    /// task and buffers until the timeout.
     async fn write(
         &self,
+        mailbox: &Mailbox,
         write: impl Future<Output = Result<(), axum::Error>>,
     ) -> Result<(), axum::Error> {
         let mut write = std::pin::pin!(write);
@@ -277,24 +284,32 @@ impl Session {
         if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
             return result;
         }
-        match tokio::time::timeout(self.heartbeat_timeout, write).await {
-            Ok(result) => result,
-            Err(_) => Err(axum::Error::new(
-                "write timed out: the client is not reading",
-            )),
+        tokio::select! {
+            written = tokio::time::timeout(self.heartbeat_timeout, write) => match written {
+                Ok(result) => result,
+                Err(_) => Err(axum::Error::new("write timed out: the client is not reading")),
+            },
+            () = mailbox.evicted() => {
+                Err(axum::Error::new("evicted while a write was blocked: the client is not reading"))
+            }
         }
     }
 
     /// Shutdown: sends the acks still owed (their messages are committed or about to be),
     /// then asks the client to come back after a random delay within the spread, so that a
     /// restart does not bring every client back in the same second.
-    async fn drain<S>(&self, socket: &mut S, connection: &mut Connection) -> Ending
+    async fn drain<S>(
+        &self,
+        socket: &mut S,
+        mailbox: &Mailbox,
+        connection: &mut Connection,
+    ) -> Ending
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
         while let Some((client_id, outcome)) = connection.acks.next().await {
             if self
-                .write(send_json(socket, ack_or_error(client_id, outcome)))
+                .write(mailbox, send_json(socket, ack_or_error(client_id, outcome)))
                 .await
                 .is_err()
             {
@@ -528,7 +543,13 @@ where
                 Cow::Owned(reason) => Utf8Bytes::from(reason),
             };
             let frame = CloseFrame { code, reason };
-            if socket.send(Message::Close(Some(frame))).await.is_err() {
+            // A client that stopped reading may never take the frame: bounded like the rest
+            // of the handshake.
+            let sent = tokio::time::timeout(
+                CLOSE_HANDSHAKE_TIMEOUT,
+                socket.send(Message::Close(Some(frame))),
+            );
+            if !matches!(sent.await, Ok(Ok(()))) {
                 return;
             }
         }
