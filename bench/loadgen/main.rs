@@ -140,17 +140,20 @@ fn main() -> Result<()> {
                 room_offset,
             } => {
                 let spec = subscribe::Subscribers {
-                    url: &cli.url,
-                    server,
-                    sources: &cli.sources,
-                    count: connections,
-                    in_flight,
-                    protocol: cli.protocol,
-                    stall_every,
-                    rooms: Rooms {
-                        count: rooms,
-                        offset: room_offset,
+                    connections: open_many::Plan {
+                        url: &cli.url,
+                        server,
+                        sources: &cli.sources,
+                        count: connections,
+                        in_flight,
+                        protocol: cli.protocol,
+                        rooms: Rooms {
+                            count: rooms,
+                            offset: room_offset,
+                        },
+                        small_window_every: 0,
                     },
+                    stall_every,
                 };
                 subscribe::subscribe(spec, stop).await;
                 Ok(())

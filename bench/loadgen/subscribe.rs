@@ -7,7 +7,6 @@
 //! client on a dead network would, to see what that does to everyone else.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,12 +16,10 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapter::Protocol;
 use crate::control::emit;
 use crate::latency;
 use crate::open_many::{open_many, Plan};
 use crate::payload::{now_us, Stamp};
-use crate::rooms::Rooms;
 
 /// Deliveries a connection notes locally before adding them to the shared tally, so the lock
 /// is taken once per this many messages rather than once per message.
@@ -85,28 +82,17 @@ impl Tally {
 }
 
 pub struct Subscribers<'a> {
-    pub url: &'a str,
-    pub server: SocketAddr,
-    pub sources: &'a [IpAddr],
-    pub count: usize,
-    pub in_flight: usize,
-    pub protocol: Protocol,
+    pub connections: Plan<'a>,
     /// Every n-th connection stalls (0: none).
     pub stall_every: usize,
-    pub rooms: Rooms,
 }
 
 pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
+    let protocol = spec.connections.protocol;
     let opened = open_many(Plan {
-        url: spec.url,
-        server: spec.server,
-        sources: spec.sources,
-        count: spec.count,
-        in_flight: spec.in_flight,
-        protocol: spec.protocol,
-        rooms: spec.rooms,
         // A client that stops reading is one whose network went bad: a nearly shut window.
         small_window_every: spec.stall_every,
+        ..spec.connections
     })
     .await;
     let stalled = if spec.stall_every == 0 {
@@ -132,7 +118,6 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
         let stop = stop.clone();
         let tally = tally.clone();
         let stalls = spec.stall_every != 0 && index % spec.stall_every == 0;
-        let protocol = spec.protocol;
         let mut socket = connection.socket;
         tasks.spawn(async move {
             if stalls {

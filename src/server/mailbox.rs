@@ -119,6 +119,15 @@ impl Shared {
     }
 }
 
+impl State {
+    /// Keeps the waiting task's waker (once: the socket task polls with the same one).
+    fn wake_later(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+    }
+}
+
 impl Subscriber {
     /// Offers a frame without waiting; a full queue evicts the subscriber.
     pub fn offer(&self, delivery: Delivery) -> Offer {
@@ -178,13 +187,7 @@ impl Mailbox {
             return Poll::Ready(Received::Stopped(stop));
         }
         if state.queue.is_empty() {
-            let same = state
-                .waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()));
-            if !same {
-                state.waker = Some(cx.waker().clone());
-            }
+            state.wake_later(cx.waker());
             return Poll::Pending;
         }
         let taken = max.max(1).min(state.queue.len());
@@ -201,13 +204,7 @@ impl Mailbox {
             if state.stop == Some(Stop::TooSlow) {
                 return Poll::Ready(());
             }
-            let same = state
-                .waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()));
-            if !same {
-                state.waker = Some(cx.waker().clone());
-            }
+            state.wake_later(cx.waker());
             Poll::Pending
         })
     }
@@ -227,12 +224,15 @@ impl Mailbox {
     }
 
     /// Gives back the buffer a burst grew the queue to, once it has drained: most
-    /// connections are idle most of the time and should hold no buffer while idle.
-    pub fn release_idle_buffer(&mut self) {
+    /// connections are idle most of the time and should hold no buffer while idle. Returns
+    /// whether the queue was empty (idle), so the caller can let go of its own buffers too.
+    pub fn release_idle_buffer(&mut self) -> bool {
         let mut state = self.shared.lock();
-        if state.queue.is_empty() && state.queue.capacity() > 0 {
+        let idle = state.queue.is_empty();
+        if idle && state.queue.capacity() > 0 {
             state.queue = VecDeque::new();
         }
+        idle
     }
 }
 

@@ -224,9 +224,8 @@ impl Session {
                 () = &mut beat => {
                     let outcome = match heartbeat.due(Instant::now()) {
                         Some(Beat::Ping) => {
-                            if mailbox.is_empty() {
+                            if mailbox.release_idle_buffer() {
                                 batch = Vec::new();
-                                mailbox.release_idle_buffer();
                             }
                             self.write(mailbox, ping(socket)).await
                         }
