@@ -92,7 +92,7 @@ async fn group_commit_throughput(dir: &tempfile::TempDir) -> f64 {
         batches: Default::default(),
         micros: Default::default(),
     });
-    let hub = Arc::new(Hub::new(["lobby"], &[]));
+    let hub = Arc::new(Hub::new(&[]));
     let (committer, _task) = Committer::start(store.clone(), hub);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -146,7 +146,7 @@ async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64
 /// a stall is charged to every message it delays (no coordinated omission).
 async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
     let store = fresh_store(dir, "latency.db").await;
-    let hub = Arc::new(Hub::new(["lobby"], &[]));
+    let hub = Arc::new(Hub::new(&[]));
     let (committer, _task) = Committer::start(store, hub);
     let histogram = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).unwrap()));
     let total = (LATENCY_RATE_PER_SEC * LATENCY_SECONDS) as usize;

@@ -15,6 +15,8 @@ leptos_env=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=huddle)
 
 step "Rust: unit and integration tests (server side)"
 "${leptos_env[@]}" cargo test --features ssr
+# Benchmarks are not tests, but they must keep compiling (a renamed API once broke one).
+"${leptos_env[@]}" cargo build --features ssr --benches
 
 step "Build the site (server + wasm) with cargo-leptos"
 cargo leptos build
