@@ -1,13 +1,18 @@
-//! The `huddle` server binary: configuration → logs → state → serve until SIGINT/SIGTERM.
+//! The `huddle` binary: with no subcommand, the server (configuration → logs → state → serve
+//! until SIGINT/SIGTERM); `huddle token …` and `huddle push …` for operators and backends.
 
 use anyhow::Context;
 use clap::Parser;
-use huddle::server::{serve, shutdown::termination_signal, telemetry, AppState, Config};
+use huddle::server::cli::{self, Cli};
+use huddle::server::{serve, shutdown::termination_signal, telemetry, AppState};
 use leptos::prelude::get_configuration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let Cli { command, config } = Cli::parse();
+    if let Some(command) = command {
+        return cli::run(command).await;
+    }
     telemetry::init(&config).map_err(anyhow::Error::msg)?;
     let leptos_options = get_configuration(None)
         .context("reading the Leptos site configuration")?
@@ -17,12 +22,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    tracing::info!(%url, "listening");
-    println!("Huddle is running: open {url} in two browser tabs and chat.");
     let database = config.database.clone();
     let state = AppState::new(config, leptos_options)
         .await
         .with_context(|| format!("opening the history database {}", database.display()))?;
+    tracing::info!(%url, "listening");
+    println!("Huddle is running: open {url} in two browser tabs and chat.");
     serve(listener, state, termination_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -40,11 +40,17 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
     /// The client did not answer a heartbeat in time. Reconnect.
     pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+    /// The person logged out (in this tab or another): the session is gone. Do not reconnect
+    /// with it; reload to continue as someone else.
+    pub const LOGGED_OUT: u16 = 4001;
 
     /// Whether a client should reconnect after a close with `code`. After a deliberate close
     /// or a client bug, reconnecting would only repeat it.
     pub fn should_reconnect(code: u16) -> bool {
-        !matches!(code, NORMAL | 1002 | INVALID_PAYLOAD | 1003 | 1008)
+        !matches!(
+            code,
+            NORMAL | 1002 | INVALID_PAYLOAD | 1003 | 1008 | LOGGED_OUT
+        )
     }
 }
 
@@ -80,6 +86,29 @@ pub struct ChatMessage {
     pub ts: i64,
 }
 
+/// What kind of room a room is; decides who may read and write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// Anyone who can use the server may join, read and write.
+    Public,
+    /// A conversation between two people: only they may join, read or write it.
+    Dm,
+}
+
+/// A room in someone's room list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEntry {
+    /// The room's name, as in `/r/{name}` and every frame.
+    pub name: String,
+    pub kind: RoomKind,
+    /// For a direct message, the other person; `None` for public rooms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<User>,
+    /// Messages after the last one this person has read.
+    pub unread: u64,
+}
+
 /// One page of a room's history, oldest first: the answer to
 /// `GET /api/rooms/{room}/messages` and the first page the room page renders.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +140,16 @@ pub enum ClientFrame {
     Ping { t: i64 },
     /// Answers the server's `ping`.
     Pong { t: i64 },
+    /// Unsubscribe from `room` and take it off your room list (DMs stay listed).
+    Leave { room: String },
+    /// You are typing in `room`. Send at most every few seconds while typing; others see it
+    /// for [`TYPING_SHOWN_MS`] after the last one.
+    Typing { room: String },
+    /// You have read `room` up to `seq`: its unread count starts after it.
+    Read { room: String, seq: u64 },
+    /// Open (creating if needed) the direct-message room with the person whose user id is
+    /// `user`; answered with `room_added`, and the other person gets one too.
+    OpenDm { user: String },
 }
 
 /// Frames the server sends.
@@ -148,7 +187,36 @@ pub enum ServerFrame {
     Resync { room: String, head: u64 },
     /// Your last frame was refused; the connection stays open.
     Error { code: ErrorCode, message: String },
+    /// Who is online in `room` now; sent after `joined`. One person with several
+    /// connections is listed once.
+    Members { room: String, online: Vec<User> },
+    /// `user` came online in `room` (their first connection joined it) or went offline
+    /// (their last one left).
+    Presence {
+        room: String,
+        user: User,
+        online: bool,
+    },
+    /// `user` is typing in `room`; show it for [`TYPING_SHOWN_MS`] unless it comes again.
+    Typing { room: String, user: User },
+    /// Your `leave` is done: nothing more comes from `room`.
+    Left { room: String },
+    /// A room joined your room list (a direct message someone opened with you, or you with
+    /// them). Join it to receive its messages.
+    RoomAdded { room: RoomEntry },
+    /// A notice a backend pushed (`POST /api/notify`): shown apart from chat messages, not
+    /// stored, sent only to connections open at the time.
+    Notice { text: String, from: String, ts: i64 },
 }
+
+/// How long a typing indicator stays up after the last `typing` frame, in milliseconds.
+pub const TYPING_SHOWN_MS: u64 = 5_000;
+
+/// Shortest time between two `typing` frames a client sends for one room.
+pub const TYPING_EVERY_MS: u64 = 2_000;
+
+/// Longest notice text, in Unicode scalar values.
+pub const MAX_NOTICE_CHARS: usize = 1_000;
 
 /// Borrowing twin of [`ServerFrame::Message`], so the server can serialize a broadcast once
 /// without cloning the message.
@@ -203,6 +271,13 @@ pub enum ErrorCode {
     /// The message could not be stored; it was not sent to anyone. Retry with the same
     /// `client_id`.
     StoreUnavailable,
+    /// This person may not do that in that room (a private room or someone else's DM).
+    Forbidden,
+    /// Too many frames too fast; this one was not acted on. The message says when to retry;
+    /// a refused `send` may be sent again with the same `client_id`.
+    RateLimited,
+    /// No such person (an `open_dm` for a user id the server does not know).
+    UnknownUser,
 }
 
 /// Checks message text against the protocol's rules; shared by the composer (to not send what
@@ -228,6 +303,14 @@ pub fn check_room_name(room: &str) -> Result<(), ErrorCode> {
         return Err(ErrorCode::InvalidRoom);
     }
     Ok(())
+}
+
+/// Prefix of every direct-message room's name; public rooms cannot use it.
+pub const DM_ROOM_PREFIX: &str = "dm-";
+
+/// Whether `room` names a direct-message room.
+pub fn is_dm_room(room: &str) -> bool {
+    room.starts_with(DM_ROOM_PREFIX)
 }
 
 /// Normalizes a display name: trims it, and refuses empty, over-long or control-character names.

@@ -45,13 +45,14 @@ async fn raw_clients_get_distinct_guest_names() {
 }
 
 #[tokio::test]
-async fn the_name_cookie_names_the_sender() {
+async fn the_session_cookie_names_the_sender() {
     let server = TestServer::start().await;
-    let mut ada = server
-        .client_with_cookie("huddle_uid=u-ada-1; huddle_name=Ada%20L")
-        .await;
+    let cookie = server.guest_cookie("Ada L").await;
+    let mut ada = server.client_with_cookie(&cookie).await;
     assert_eq!(ada.me.name, "Ada L");
-    assert_eq!(ada.me.id, "u-ada-1");
+    assert!(ada.me.id.starts_with("guest-"), "{:?}", ada.me);
+    let again = server.client_with_cookie(&cookie).await;
+    assert_eq!(again.me, ada.me, "the session keeps the identity");
     ada.say("c", "hi").await;
     assert_eq!(ada.next_message().await.user.name, "Ada L");
 }
@@ -205,7 +206,11 @@ async fn shutdown_closes_every_client_with_1012() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_with_4008_and_others_are_unaffected() {
-    let server = TestServer::start_with(|config| config.queue_capacity = 128).await;
+    let server = TestServer::start_with(|config| {
+        config.queue_capacity = 128;
+        config.rate_limit_per_sec = 0; // a flood is the point
+    })
+    .await;
     let mut sender = server.client().await;
     let mut stalled = server.client().await;
 
@@ -279,6 +284,7 @@ async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_ove
         config.queue_capacity = 64;
         config.heartbeat_interval_ms = 600_000;
         config.heartbeat_timeout_ms = 600_000;
+        config.rate_limit_per_sec = 0; // a flood is the point
     })
     .await;
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();

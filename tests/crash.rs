@@ -44,7 +44,8 @@ async fn send_until_killed(
 async fn every_acknowledged_message_survives_sigkill_exactly_once_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("huddle.db");
-    let mut running = start_binary(&database).await;
+    // Senders go as fast as they can: the rate limit would only slow the test down.
+    let mut running = common::start_binary_with(&database, &["--rate-limit-per-sec", "0"]).await;
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
     let mut senders = Vec::new();
     for k in 0..4 {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{HistoryPage, User};
+use crate::protocol::{HistoryPage, RoomEntry, User};
 
 /// Messages on the first page the room renders, and per "Load older".
 pub const PAGE_SIZE: u32 = 50;
@@ -11,68 +11,227 @@ pub const PAGE_SIZE: u32 = 50;
 /// What the room page needs to render before any socket is open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSnapshot {
-    /// The person viewing, if they have picked a name.
-    pub me: Option<User>,
+    /// The person viewing, if they have a session (a guest who picked a name, or an account).
+    pub me: Option<Viewer>,
+    /// This room as it appears in the room list.
+    pub room: RoomEntry,
     /// The latest page of history. The page joins the socket from its last seq, so nothing
     /// sent between rendering and connecting is missed.
     pub history: HistoryPage,
+    /// The viewer's rooms (the lobby at least), with unread counts.
+    pub rooms: Vec<RoomEntry>,
+    /// What this server lets people do.
+    pub guests_allowed: bool,
+    pub accounts_allowed: bool,
+}
+
+/// The person viewing a page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user: User,
+    /// True for an account, false for a guest.
+    pub account: bool,
 }
 
 #[server(endpoint = "load_room")]
 pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
-    let (state, me) = server_side::state_and_user();
-    let history = server_side::history(&state, &room, None).await?;
-    Ok(RoomSnapshot { me, history })
+    server_side::load_room(room).await
 }
 
 /// The page of history just before seq `before`.
 #[server(endpoint = "load_older")]
 pub async fn load_older(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
-    let (state, _) = server_side::state_and_user();
+    let (state, viewer) = server_side::state_and_viewer().await?;
+    server_side::authorize_read(&state, &room, viewer.as_ref()).await?;
     server_side::history(&state, &room, before).await
 }
 
-/// Remembers the display name in cookies. Works as a plain form post without JavaScript.
+/// Remembers the display name of a guest. Works as a plain form post without JavaScript.
 #[server(endpoint = "choose_name")]
 pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
-    use crate::server::identity;
-    use axum::http::{header::SET_COOKIE, HeaderValue};
-    let (_, existing) = server_side::state_and_user();
-    let user = identity::named(&name, existing.as_ref()).ok_or_else(|| {
-        ServerFnError::new(format!(
-            "A display name has 1 to {} characters and no control characters.",
-            crate::protocol::MAX_NAME_CHARS
-        ))
-    })?;
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    for cookie in identity::set_cookie_headers(&user) {
-        response.append_header(SET_COOKIE, HeaderValue::from_str(&cookie)?);
+    let (state, existing) = server_side::state_and_viewer().await?;
+    let (identity, cookie) = state
+        .auth
+        .choose_guest_name(&name, existing.as_ref())
+        .await
+        .map_err(|err| ServerFnError::new(err.to_string()))?;
+    if let Some(cookie) = cookie {
+        server_side::set_cookie(&cookie)?;
     }
-    Ok(user)
+    Ok(identity.user)
+}
+
+/// Creates an account and logs in to it.
+#[server(endpoint = "register")]
+pub async fn register(name: String, password: String) -> Result<User, ServerFnError> {
+    let (state, _) = server_side::state_and_viewer().await?;
+    let (identity, cookie) = state
+        .auth
+        .register(&name, &password)
+        .await
+        .map_err(|err| ServerFnError::new(err.to_string()))?;
+    server_side::set_cookie(&cookie)?;
+    Ok(identity.user)
+}
+
+#[server(endpoint = "login")]
+pub async fn login(name: String, password: String) -> Result<User, ServerFnError> {
+    let (state, _) = server_side::state_and_viewer().await?;
+    let (identity, cookie) = state
+        .auth
+        .login(&name, &password)
+        .await
+        .map_err(|err| ServerFnError::new(err.to_string()))?;
+    server_side::set_cookie(&cookie)?;
+    Ok(identity.user)
+}
+
+/// Ends the session and closes every socket of the person (all their tabs).
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    server_side::logout().await
 }
 
 #[cfg(feature = "ssr")]
 mod server_side {
+    use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
-    use crate::protocol::{HistoryPage, User};
-    use crate::server::{history_api, identity, AppState};
+    use super::{RoomSnapshot, Viewer};
+    use crate::protocol::{check_room_name, HistoryPage, RoomEntry, RoomKind};
+    use crate::server::auth::{Identity, IdentityKind};
+    use crate::server::mailbox::Stop;
+    use crate::server::{history_api, AppState};
 
-    /// The server's state and the requesting user, from Leptos context.
-    pub fn state_and_user() -> (AppState, Option<User>) {
+    /// The server's state and the requesting person's identity, from Leptos context.
+    pub async fn state_and_viewer() -> Result<(AppState, Option<Identity>), ServerFnError> {
         let state = expect_context::<AppState>();
-        let user = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| identity::from_headers(&parts.headers));
-        (state, user)
+        let identity = match use_context::<axum::http::request::Parts>() {
+            Some(parts) => state
+                .auth
+                .identify(&parts.headers)
+                .await
+                .map_err(ServerFnError::new)?,
+            None => None,
+        };
+        Ok((state, identity))
     }
 
+    pub fn set_cookie(cookie: &str) -> Result<(), ServerFnError> {
+        let response = expect_context::<leptos_axum::ResponseOptions>();
+        response.append_header(SET_COOKIE, HeaderValue::from_str(cookie)?);
+        Ok(())
+    }
+
+    fn fail(status: StatusCode, message: String) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        ServerFnError::new(message)
+    }
+
+    pub async fn authorize_read(
+        state: &AppState,
+        room: &str,
+        viewer: Option<&Identity>,
+    ) -> Result<(), ServerFnError> {
+        if check_room_name(room).is_err() {
+            return Err(fail(
+                StatusCode::NOT_FOUND,
+                format!("{room:?} is not a room name"),
+            ));
+        }
+        if viewer.is_none() && !state.auth.allow_guests {
+            return Err(fail(
+                StatusCode::UNAUTHORIZED,
+                "Log in to read this room.".into(),
+            ));
+        }
+        let reader = viewer.map(|v| v.user.id.as_str());
+        let allowed = state
+            .directory
+            .may_read(room, reader)
+            .await
+            .map_err(ServerFnError::new)?;
+        if !allowed {
+            return Err(fail(
+                StatusCode::FORBIDDEN,
+                format!("Room {room:?} is private: only its members can see it."),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
+        let (state, identity) = state_and_viewer().await?;
+        authorize_read(&state, &room, identity.as_ref()).await?;
+        let history = history(&state, &room, None).await?;
+        let hub = state.hub.clone();
+        let rooms = match &identity {
+            Some(identity) => state
+                .directory
+                .room_list(&identity.user, |name| hub.head(name))
+                .await
+                .map_err(ServerFnError::new)?,
+            None => Vec::new(),
+        };
+        let current = rooms
+            .iter()
+            .find(|entry| entry.name == room)
+            .cloned()
+            .unwrap_or_else(|| RoomEntry {
+                name: room.clone(),
+                kind: if crate::protocol::is_dm_room(&room) {
+                    RoomKind::Dm
+                } else {
+                    RoomKind::Public
+                },
+                with: None,
+                unread: 0,
+            });
+        Ok(RoomSnapshot {
+            me: identity.map(|identity| Viewer {
+                account: identity.kind == IdentityKind::Account,
+                user: identity.user,
+            }),
+            room: current,
+            history,
+            rooms,
+            guests_allowed: state.auth.allow_guests,
+            accounts_allowed: state.auth.allow_accounts,
+        })
+    }
+
+    pub async fn logout() -> Result<(), ServerFnError> {
+        let (state, identity) = state_and_viewer().await?;
+        set_cookie(&state.auth.clear_cookie())?;
+        let Some(identity) = identity else {
+            return Ok(());
+        };
+        state
+            .auth
+            .logout(&identity)
+            .await
+            .map_err(ServerFnError::new)?;
+        let closed = state
+            .connections
+            .stop_user(&identity.user.id, Stop::LoggedOut);
+        tracing::info!(user = %identity.user.id, closed, "logged out");
+        Ok(())
+    }
+
+    /// A room's latest page (or the one before `before`); an unused room is empty.
     pub async fn history(
         state: &AppState,
         room: &str,
         before: Option<u64>,
     ) -> Result<HistoryPage, ServerFnError> {
         if !state.hub.has_room(room) {
-            return Err(ServerFnError::new(format!("room {room:?} does not exist")));
+            return Ok(HistoryPage {
+                room: room.to_owned(),
+                messages: Vec::new(),
+                has_more: false,
+            });
         }
         history_api::page(state.store.as_ref(), room, before, super::PAGE_SIZE)
             .await

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 // Async: the whole page, history included, is in the first response, so it
                 // reads fine with JavaScript disabled.
                 <Route path=path!("/") view=room_page::RoomPage ssr=SsrMode::Async/>
+                <Route path=path!("/r/:room") view=room_page::RoomPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

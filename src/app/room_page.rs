@@ -12,7 +12,15 @@ use crate::protocol::LOBBY;
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
-    let snapshot = Resource::new(|| LOBBY.to_owned(), load_room);
+    // `/r/{room}`, or the lobby at `/`.
+    let params = leptos_router::hooks::use_params_map();
+    let room = move || {
+        params
+            .read()
+            .get("room")
+            .unwrap_or_else(|| LOBBY.to_owned())
+    };
+    let snapshot = Resource::new(room, load_room);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
             {move || Suspend::new(async move {
@@ -30,9 +38,9 @@ pub fn RoomPage() -> impl IntoView {
 
 #[component]
 fn Room(snapshot: RoomSnapshot) -> impl IntoView {
-    let RoomSnapshot { me, history } = snapshot;
+    let RoomSnapshot { me, history, .. } = snapshot;
     let room = history.room.clone();
-    let chat = Chat::new(me, history);
+    let chat = Chat::new(me.map(|viewer| viewer.user), history);
     provide_context(chat);
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {

@@ -124,7 +124,11 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
         let hub = Arc::new(Hub::new(&[]));
         let (sub, watcher) = mailbox(1, queue);
-        hub.join("lobby", sub);
+        let person = Arc::new(User {
+            id: "w".into(),
+            name: "W".into(),
+        });
+        hub.join("lobby", sub, &person);
         let (committer, _task) = Committer::start(store.clone(), hub);
         (dir, store, committer, watcher)
     }

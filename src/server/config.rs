@@ -63,10 +63,64 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// Let people chat as guests (a display name, no password). Default true.
+    #[arg(long, env = "HUDDLE_GUESTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub guests: bool,
+
+    /// Let people register and log in with a name and password. Default true.
+    #[arg(long, env = "HUDDLE_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub accounts: bool,
+
+    /// Key that signs session cookies. Give every node the same one when several share a
+    /// database; by default a random key is generated on first run and kept in the database.
+    /// Read from the environment only, so it does not show in the process list.
+    #[arg(skip = std::env::var("HUDDLE_SESSION_SECRET").ok().filter(|s| !s.is_empty()).map(Secret))]
+    pub session_secret: Option<Secret>,
+
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn on behind a TLS proxy.
+    #[arg(long, env = "HUDDLE_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+
+    /// Web origins whose pages may open sockets, comma-separated (e.g.
+    /// `https://chat.example.com`). Empty (the default): only pages served by this server,
+    /// judged by the request's Host. Other origins get 403.
+    #[arg(long, env = "HUDDLE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Frames per second one connection may send on average (heartbeat answers are free).
+    /// More are refused with a `rate_limited` error frame. Default 10; 0 turns the limit off
+    /// (benchmarks, trusted networks).
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_PER_SEC", default_value_t = 10)]
+    pub rate_limit_per_sec: u32,
+
+    /// Frames one connection may send at once after a pause. Default 20.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_BURST", default_value_t = 20)]
+    pub rate_limit_burst: u32,
+
+    /// Most sockets one person may hold at once (tabs, devices). More upgrades get 429.
+    /// Default 16.
+    #[arg(long, env = "HUDDLE_MAX_SOCKETS_PER_USER", default_value_t = 16)]
+    pub max_sockets_per_user: usize,
+
+    /// Largest room whose members are told of each other's comings, goings and typing.
+    /// Default 200.
+    #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = crate::server::hub::DEFAULT_PRESENCE_LIMIT)]
+    pub presence_limit: usize,
+
     /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the
     /// Autobahn conformance suite. Off by default: it is a test aid, not a feature.
     #[arg(long, env = "HUDDLE_DIAGNOSTIC_ECHO", default_value_t = false)]
     pub diagnostic_echo: bool,
+}
+
+/// A value that must not be printed: `Debug` shows that it is set, not what it is.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Config {

@@ -1,14 +1,45 @@
-//! Every live connection, so that one call can reach all of them: shutdown today, and later
-//! server push and logout.
+//! Every live connection and whose it is, so that one call can reach all of a person's
+//! connections (logout, a notice for one user) or everyone's (shutdown, a notice for all).
+//!
+//! It also caps how many sockets one person may hold: [`Connections::admit`] counts a
+//! connection from its upgrade request on, so parallel upgrades cannot slip past the cap.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::server::mailbox::{ConnectionId, Stop, Subscriber};
+use axum::extract::ws::Utf8Bytes;
+
+use crate::server::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, UNSEQUENCED};
 
 #[derive(Debug, Default)]
 pub struct Connections {
-    live: Mutex<HashMap<ConnectionId, Subscriber>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    live: HashMap<ConnectionId, (Arc<str>, Subscriber)>,
+    /// Connections admitted per user id, live or still upgrading.
+    per_user: HashMap<Arc<str>, usize>,
+}
+
+/// A place taken under a person's socket cap; dropping it gives the place back.
+#[derive(Debug)]
+pub struct Admission {
+    connections: Arc<Connections>,
+    user_id: Arc<str>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut state = self.connections.lock();
+        if let Some(count) = state.per_user.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                state.per_user.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 impl Connections {
@@ -16,32 +47,86 @@ impl Connections {
         Self::default()
     }
 
-    /// Adds a connection; the socket task removes it with [`Connections::remove`] as it ends.
-    pub fn add(&self, subscriber: Subscriber) {
-        self.lock().insert(subscriber.id, subscriber);
+    /// Takes one of `user_id`'s at most `cap` places, or `None` if they hold them all.
+    pub fn admit(self: &Arc<Self>, user_id: &str, cap: usize) -> Option<Admission> {
+        let mut state = self.lock();
+        let key: Arc<str> = Arc::from(user_id);
+        let count = state.per_user.entry(key.clone()).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(Admission {
+            connections: self.clone(),
+            user_id: key,
+        })
+    }
+
+    /// Adds a connection of `user_id`; the socket task removes it with
+    /// [`Connections::remove`] as it ends.
+    pub fn add(&self, user_id: &str, subscriber: Subscriber) {
+        self.lock()
+            .live
+            .insert(subscriber.id, (Arc::from(user_id), subscriber));
     }
 
     pub fn remove(&self, id: ConnectionId) {
-        self.lock().remove(&id);
+        self.lock().live.remove(&id);
     }
 
     /// Tells every live connection to stop, for `why`.
     pub fn stop_all(&self, why: Stop) {
-        for subscriber in self.lock().values() {
+        for (_, subscriber) in self.lock().live.values() {
             subscriber.stop(why);
         }
     }
 
+    /// Tells every live connection of `user_id` to stop; returns how many there were.
+    pub fn stop_user(&self, user_id: &str, why: Stop) -> usize {
+        let state = self.lock();
+        let theirs = state.live.values().filter(|(user, _)| &**user == user_id);
+        theirs.map(|(_, subscriber)| subscriber.stop(why)).count()
+    }
+
+    /// Queues `frame` for every live connection, or only `user_id`'s; returns how many
+    /// took it. Not a room message: the socket writes it whatever rooms it joined.
+    pub fn send(&self, frame: &str, user_id: Option<&str>) -> usize {
+        let frame = Utf8Bytes::from(frame.to_owned());
+        let room: Arc<str> = Arc::from("");
+        let state = self.lock();
+        state
+            .live
+            .values()
+            .filter(|(user, _)| user_id.is_none_or(|wanted| &**user == wanted))
+            .filter(|(_, subscriber)| {
+                let delivery = Delivery {
+                    room: room.clone(),
+                    seq: UNSEQUENCED,
+                    frame: frame.clone(),
+                };
+                subscriber.offer(delivery) == Offer::Queued
+            })
+            .count()
+    }
+
+    /// Whether `user_id` has a live connection.
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.lock()
+            .live
+            .values()
+            .any(|(user, _)| &**user == user_id)
+    }
+
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().live.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Subscriber>> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -55,12 +140,42 @@ mod tests {
         let connections = Connections::new();
         let (a, mailbox_a) = mailbox(1, 4);
         let (b, mailbox_b) = mailbox(2, 4);
-        connections.add(a);
-        connections.add(b);
+        connections.add("u-a", a);
+        connections.add("u-b", b);
         connections.remove(2);
         assert_eq!(connections.len(), 1);
         connections.stop_all(Stop::ShuttingDown);
         assert_eq!(mailbox_a.stopped(), Some(Stop::ShuttingDown));
         assert_eq!(mailbox_b.stopped(), None);
+    }
+
+    #[test]
+    fn stop_user_and_send_reach_only_that_persons_connections() {
+        let connections = Connections::new();
+        let (a1, mut tab1) = mailbox(1, 4);
+        let (a2, tab2) = mailbox(2, 4);
+        let (b, mut other) = mailbox(3, 4);
+        connections.add("u-a", a1);
+        connections.add("u-a", a2);
+        connections.add("u-b", b);
+        assert_eq!(connections.send("{}", Some("u-a")), 2);
+        assert!(tab1.try_recv().is_some());
+        assert!(other.try_recv().is_none());
+        assert_eq!(connections.send("{}", None), 3);
+        assert_eq!(connections.stop_user("u-a", Stop::LoggedOut), 2);
+        assert_eq!(tab2.stopped(), Some(Stop::LoggedOut));
+        assert_eq!(other.stopped(), None);
+        assert!(other.try_recv().is_some());
+    }
+
+    #[test]
+    fn the_socket_cap_counts_admissions_and_frees_them_on_drop() {
+        let connections = Arc::new(Connections::new());
+        let first = connections.admit("u-a", 2).unwrap();
+        let _second = connections.admit("u-a", 2).unwrap();
+        assert!(connections.admit("u-a", 2).is_none(), "the cap holds");
+        assert!(connections.admit("u-b", 2).is_some(), "per person");
+        drop(first);
+        assert!(connections.admit("u-a", 2).is_some(), "a place came back");
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /api/rooms/{room}/messages?before=<seq>&limit=<n>`: a room's history, page by page.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -26,7 +26,11 @@ pub async fn messages(
     State(state): State<AppState>,
     Path(room): Path<String>,
     Query(query): Query<PageQuery>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = authorize_read(&state, &headers, &room).await {
+        return refused;
+    }
     if !state.hub.has_room(&room) {
         return error(
             StatusCode::NOT_FOUND,
@@ -66,6 +70,40 @@ pub async fn messages(
     }
 }
 
+/// Refuses a reader who may not see `room`: 401 without any identity where guests are not
+/// allowed, 403 for a DM that is not theirs.
+async fn authorize_read(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), Response> {
+    let unavailable = |err: crate::server::store::StoreError| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StoreUnavailable,
+            err.to_string(),
+        )
+    };
+    let identity = state.auth.identify(headers).await.map_err(unavailable)?;
+    if identity.is_none() && !state.auth.allow_guests {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden,
+            "log in to read history".into(),
+        ));
+    }
+    let reader = identity.as_ref().map(|i| i.user.id.as_str());
+    if !state
+        .directory
+        .may_read(room, reader)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("room {room:?} is private"),
+        ));
+    }
+    Ok(())
+}
+
 /// One page of history; shared by this endpoint and the page's own loading.
 pub async fn page(
     store: &dyn Store,
@@ -79,7 +117,7 @@ pub async fn page(
         .map_err(|err| format!("cannot load history: {err}"))
 }
 
-fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
+pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
     (
         status,
         Json(crate::protocol::ServerFrame::Error { code, message }),

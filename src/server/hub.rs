@@ -9,6 +9,12 @@
 //! message up to that head must come from the store, every later one arrives in the mailbox.
 //! That seam is what makes resume gap-free and duplicate-free.
 //!
+//! Presence rides on the same lock: a room counts each person's connections, and says so
+//! (`presence`) only when a person's first connection joins or their last one leaves, so
+//! one person with three tabs is one person online. In rooms larger than the presence limit
+//! nobody is told about each coming and going, nor about typing: those frames would grow with
+//! the square of the room's size (Slack and Discord stop them in large rooms too).
+//!
 //! Rooms come into being when first joined or first published to. The set of rooms sits
 //! behind a read-write lock that only the first use of a room writes; each room then has its
 //! own mutex, so rooms never wait on one another.
@@ -18,11 +24,25 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 
-use crate::protocol::{ChatMessage, LOBBY};
-use crate::server::mailbox::{ConnectionId, Delivery, Offer, Subscriber};
+use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
+use crate::server::mailbox::{ConnectionId, Delivery, Offer, Subscriber, UNSEQUENCED};
+
+/// Default of the largest room whose members hear of each other's comings, goings and typing.
+pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
 
 pub struct Hub {
     rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
+    /// Rooms with more members than this get no presence or typing frames.
+    presence_limit: usize,
+}
+
+/// What a connection learns by joining a room.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Joined {
+    /// The last seq it will *not* receive from the hub (it reads up to here from history).
+    pub head: u64,
+    /// Who is online in the room, itself included, each person once.
+    pub online: Vec<User>,
 }
 
 /// One room. A single mutex covers members and head so that joining and publishing are
@@ -35,15 +55,33 @@ struct Room {
 
 #[derive(Default)]
 struct RoomState {
-    members: HashMap<ConnectionId, Subscriber>,
+    members: HashMap<ConnectionId, Member>,
+    /// Each person online here, with how many of their connections are members.
+    online: HashMap<Arc<str>, Online>,
     /// Seq of the last message published.
     head: u64,
+}
+
+struct Member {
+    subscriber: Subscriber,
+    user: Arc<User>,
+}
+
+struct Online {
+    user: Arc<User>,
+    connections: u32,
 }
 
 impl Hub {
     /// A hub that knows the heads the store reports, so a room that already has history
     /// continues from its last seq. The lobby always exists.
     pub fn new(heads: &[(String, u64)]) -> Self {
+        Self::with_presence_limit(heads, DEFAULT_PRESENCE_LIMIT)
+    }
+
+    /// Like [`Hub::new`], with rooms above `presence_limit` members getting no presence or
+    /// typing frames.
+    pub fn with_presence_limit(heads: &[(String, u64)], presence_limit: usize) -> Self {
         let lobby = (LOBBY.to_owned(), 0);
         let rooms = std::iter::once(&lobby)
             .chain(heads)
@@ -54,6 +92,7 @@ impl Hub {
             .collect();
         Hub {
             rooms: RwLock::new(rooms),
+            presence_limit,
         }
     }
 
@@ -80,22 +119,152 @@ impl Hub {
         self.existing(name).is_some()
     }
 
-    /// Adds (or re-adds) a connection to a room. It receives every message published after
-    /// this call; the returned head is the last seq it will *not* receive from the hub.
-    pub fn join(&self, room: &str, subscriber: Subscriber) -> u64 {
+    /// Adds (or re-adds) a connection of `user` to a room. It receives every message
+    /// published after this call. If it is the person's first connection here, the other
+    /// members are told they came online.
+    pub fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined {
         let room = self.room(room);
         let mut state = room.lock();
-        state.members.insert(subscriber.id, subscriber);
-        state.head
+        let id = subscriber.id;
+        let rejoined = state.members.contains_key(&id);
+        state.members.insert(
+            id,
+            Member {
+                subscriber,
+                user: user.clone(),
+            },
+        );
+        if !rejoined {
+            let online = state
+                .online
+                .entry(Arc::from(user.id.as_str()))
+                .or_insert_with(|| Online {
+                    user: user.clone(),
+                    connections: 0,
+                });
+            online.connections += 1;
+            if online.connections == 1 {
+                self.announce(&room, &mut state, user, true, Some(id));
+            }
+        }
+        let online = if state.members.len() <= self.presence_limit {
+            state
+                .online
+                .values()
+                .map(|o| User::clone(&o.user))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Joined {
+            head: state.head,
+            online,
+        }
     }
 
     /// Removes a connection from the given rooms (the socket task calls this when it ends,
-    /// with the rooms it joined).
+    /// with the rooms it joined, and on `leave`).
     pub fn leave<'a>(&self, rooms: impl IntoIterator<Item = &'a str>, connection: ConnectionId) {
         for name in rooms {
             if let Some(room) = self.existing(name) {
-                room.lock().members.remove(&connection);
+                let mut state = room.lock();
+                self.remove_member(&room, &mut state, connection);
             }
+        }
+    }
+
+    /// `user` is typing in `room`: every member but the typist's own connections is told.
+    pub fn typing(&self, room: &str, user: &User) {
+        let Some(room) = self.existing(room) else {
+            return;
+        };
+        let frame = ServerFrame::Typing {
+            room: room.name.to_string(),
+            user: user.clone(),
+        };
+        let mut state = room.lock();
+        if state.members.len() > self.presence_limit {
+            return;
+        }
+        let frame = Utf8Bytes::from(frame.to_json());
+        self.offer_all(&room, &mut state, &frame, UNSEQUENCED, |member| {
+            member.user.id != user.id
+        });
+    }
+
+    /// Takes a connection out of a room; if it was the person's last one there, the others
+    /// are told they went offline.
+    fn remove_member(&self, room: &Room, state: &mut RoomState, connection: ConnectionId) {
+        let Some(member) = state.members.remove(&connection) else {
+            return;
+        };
+        let gone = match state.online.get_mut(member.user.id.as_str()) {
+            Some(online) => {
+                online.connections -= 1;
+                online.connections == 0
+            }
+            None => false,
+        };
+        if gone {
+            state.online.remove(member.user.id.as_str());
+            self.announce(room, state, &member.user, false, None);
+        }
+    }
+
+    /// Tells the room's members (but `except`) that `user` came online or went offline.
+    fn announce(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        user: &User,
+        online: bool,
+        except: Option<ConnectionId>,
+    ) {
+        if state.members.len() > self.presence_limit {
+            return;
+        }
+        let frame = ServerFrame::Presence {
+            room: room.name.to_string(),
+            user: user.clone(),
+            online,
+        };
+        let frame = Utf8Bytes::from(frame.to_json());
+        self.offer_all(room, state, &frame, UNSEQUENCED, |member| {
+            Some(member.subscriber.id) != except
+        });
+    }
+
+    /// Queues `frame` for every member `to` accepts; evicts those whose queue is full and
+    /// forgets those that are gone (which may announce departures in turn).
+    fn offer_all(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        frame: &Utf8Bytes,
+        seq: u64,
+        to: impl Fn(&Member) -> bool,
+    ) {
+        let mut departed = Vec::new();
+        for (id, member) in &state.members {
+            if !to(member) {
+                continue;
+            }
+            let delivery = Delivery {
+                room: room.name.clone(),
+                seq,
+                frame: frame.clone(),
+            };
+            match member.subscriber.offer(delivery) {
+                Offer::Queued => {}
+                Offer::Evicted => {
+                    tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
+                    departed.push(*id);
+                }
+                Offer::Gone => departed.push(*id),
+            }
+        }
+        for id in departed {
+            self.remove_member(room, state, id);
         }
     }
 
@@ -110,25 +279,18 @@ impl Hub {
             return;
         }
         state.head = message.seq;
-        let mut departed = Vec::new();
-        for (id, member) in &state.members {
-            let delivery = Delivery {
-                room: room.name.clone(),
-                seq: message.seq,
-                frame: frame.clone(),
-            };
-            match member.offer(delivery) {
-                Offer::Queued => {}
-                Offer::Evicted => {
-                    tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
-                    departed.push(*id);
-                }
-                Offer::Gone => departed.push(*id),
-            }
-        }
-        for id in departed {
-            state.members.remove(&id);
-        }
+        self.offer_all(&room, &mut state, &frame, message.seq, |_| true);
+    }
+
+    /// The last seq published to `room` (0 for a room never used).
+    pub fn head(&self, room: &str) -> u64 {
+        self.existing(room).map_or(0, |room| room.lock().head)
+    }
+
+    /// How many distinct people are online in `room`.
+    pub fn online_count(&self, room: &str) -> usize {
+        self.existing(room)
+            .map_or(0, |room| room.lock().online.len())
     }
 
     /// Members of `room` (0 for a room never used).
@@ -143,8 +305,8 @@ impl Room {
         Room {
             name: Arc::from(name),
             state: Mutex::new(RoomState {
-                members: HashMap::new(),
                 head,
+                ..RoomState::default()
             }),
         }
     }
@@ -177,9 +339,22 @@ mod tests {
         }
     }
 
+    /// A hub whose rooms carry messages only (no presence or typing frames), for the tests
+    /// about message delivery.
+    fn quiet(heads: &[(String, u64)]) -> Hub {
+        Hub::with_presence_limit(heads, 0)
+    }
+
+    fn person(n: u64) -> Arc<User> {
+        Arc::new(User {
+            id: format!("u-{n}"),
+            name: format!("P{n}"),
+        })
+    }
+
     fn joined(hub: &Hub, id: ConnectionId, capacity: usize) -> (u64, Mailbox) {
         let (sub, mailbox) = mailbox(id, capacity);
-        let head = hub.join("lobby", sub);
+        let head = hub.join("lobby", sub, &person(id)).head;
         (head, mailbox)
     }
 
@@ -196,7 +371,7 @@ mod tests {
 
     #[test]
     fn every_member_gets_one_copy_sender_included() {
-        let hub = Hub::new(&[]);
+        let hub = quiet(&[]);
         let (_, mut a) = joined(&hub, 1, 8);
         let (_, mut b) = joined(&hub, 2, 8);
         hub.publish(&message(1));
@@ -208,7 +383,7 @@ mod tests {
 
     #[test]
     fn broadcast_is_serialized_once_and_shared() {
-        let hub = Hub::new(&[]);
+        let hub = quiet(&[]);
         let (_, mut a) = joined(&hub, 1, 8);
         let (_, mut b) = joined(&hub, 2, 8);
         hub.publish(&message(1));
@@ -223,7 +398,7 @@ mod tests {
 
     #[test]
     fn join_reports_the_head_and_receives_only_what_follows() {
-        let hub = Hub::new(&[("lobby".to_owned(), 7)]);
+        let hub = quiet(&[("lobby".to_owned(), 7)]);
         let (head, mut a) = joined(&hub, 1, 8);
         assert_eq!(head, 7);
         hub.publish(&message(8));
@@ -238,7 +413,7 @@ mod tests {
 
     #[test]
     fn an_already_published_seq_is_not_sent_again() {
-        let hub = Hub::new(&[]);
+        let hub = quiet(&[]);
         let (_, mut a) = joined(&hub, 1, 8);
         hub.publish(&message(1));
         hub.publish(&message(1));
@@ -248,7 +423,7 @@ mod tests {
 
     #[test]
     fn slow_member_is_evicted_and_others_keep_receiving() {
-        let hub = Hub::new(&[]);
+        let hub = quiet(&[]);
         let (_, mut fast) = joined(&hub, 1, 16);
         let (_, slow) = joined(&hub, 2, 2);
         for seq in 1..=5 {
@@ -265,7 +440,7 @@ mod tests {
 
     #[test]
     fn departed_members_are_pruned_on_publish() {
-        let hub = Hub::new(&[]);
+        let hub = quiet(&[]);
         let _a = joined(&hub, 1, 8);
         drop(joined(&hub, 2, 8));
         hub.publish(&message(1));
@@ -274,15 +449,15 @@ mod tests {
 
     #[test]
     fn rooms_come_into_being_on_first_use_and_keep_apart() {
-        let hub = Hub::new(&[("old".to_owned(), 3)]);
+        let hub = quiet(&[("old".to_owned(), 3)]);
         assert!(hub.has_room("old"));
         assert!(!hub.has_room("new"));
         let (sub, mut in_new) = mailbox(1, 8);
-        assert_eq!(hub.join("new", sub), 0);
+        assert_eq!(hub.join("new", sub, &person(1)).head, 0);
         assert!(hub.has_room("new"));
         let (sub, mut in_old) = mailbox(2, 8);
         assert_eq!(
-            hub.join("old", sub),
+            hub.join("old", sub, &person(2)).head,
             3,
             "history continues where the store left off"
         );
@@ -296,7 +471,90 @@ mod tests {
         m.room = "quiet".into();
         hub.publish(&m);
         let (sub, _mailbox) = mailbox(3, 8);
-        assert_eq!(hub.join("quiet", sub), 5);
+        assert_eq!(hub.join("quiet", sub, &person(3)).head, 5);
+    }
+
+    fn frame(mailbox: &mut Mailbox) -> ServerFrame {
+        let delivery = mailbox.try_recv().expect("a queued frame");
+        serde_json::from_str(delivery.frame.as_str()).unwrap()
+    }
+
+    #[test]
+    fn a_person_with_two_connections_is_online_once_and_leaves_with_the_last() {
+        let hub = Hub::new(&[]);
+        let (watcher, mut watching) = mailbox(1, 8);
+        hub.join("lobby", watcher, &person(1));
+        let ada = person(2);
+        let (tab1, _t1) = mailbox(2, 8);
+        let (tab2, _t2) = mailbox(3, 8);
+        let first = hub.join("lobby", tab1, &ada);
+        assert_eq!(first.online.len(), 2, "the watcher and Ada");
+        let second = hub.join("lobby", tab2, &ada);
+        assert_eq!(second.online.len(), 2, "Ada's second tab adds nobody");
+        assert_eq!(hub.online_count("lobby"), 2);
+        assert_eq!(
+            frame(&mut watching),
+            ServerFrame::Presence {
+                room: "lobby".into(),
+                user: User::clone(&ada),
+                online: true
+            }
+        );
+        assert!(watching.try_recv().is_none(), "one notice for two tabs");
+        hub.leave(["lobby"], 2);
+        assert!(watching.try_recv().is_none(), "one tab left: still online");
+        hub.leave(["lobby"], 3);
+        assert_eq!(
+            frame(&mut watching),
+            ServerFrame::Presence {
+                room: "lobby".into(),
+                user: User::clone(&ada),
+                online: false
+            }
+        );
+        assert_eq!(hub.online_count("lobby"), 1);
+    }
+
+    #[test]
+    fn typing_reaches_the_others_but_not_the_typists_own_tabs() {
+        let hub = Hub::new(&[]);
+        let ada = person(1);
+        let (a1, mut ada_tab1) = mailbox(1, 8);
+        let (a2, mut ada_tab2) = mailbox(2, 8);
+        let (b, mut bob) = mailbox(3, 8);
+        hub.join("lobby", a1, &ada);
+        hub.join("lobby", a2, &ada);
+        hub.join("lobby", b, &person(3));
+        while ada_tab1.try_recv().is_some() {} // Bob's arrival
+        while ada_tab2.try_recv().is_some() {}
+        hub.typing("lobby", &ada);
+        assert_eq!(
+            frame(&mut bob),
+            ServerFrame::Typing {
+                room: "lobby".into(),
+                user: User::clone(&ada)
+            }
+        );
+        assert!(ada_tab1.try_recv().is_none());
+        assert!(ada_tab2.try_recv().is_none());
+    }
+
+    #[test]
+    fn rooms_above_the_presence_limit_get_no_presence_or_typing_frames() {
+        let hub = Hub::with_presence_limit(&[], 2);
+        let (a, mut first) = mailbox(1, 8);
+        hub.join("lobby", a, &person(1));
+        let (b, _second) = mailbox(2, 8);
+        hub.join("lobby", b, &person(2));
+        assert!(matches!(frame(&mut first), ServerFrame::Presence { .. }));
+        let (c, _third) = mailbox(3, 8);
+        let crowded = hub.join("lobby", c, &person(3));
+        assert!(crowded.online.is_empty(), "no member list above the limit");
+        hub.typing("lobby", &person(2));
+        assert!(
+            first.try_recv().is_none(),
+            "no presence nor typing above the limit"
+        );
     }
 
     #[test]
@@ -304,7 +562,7 @@ mod tests {
         let hub = Hub::new(&[]);
         let _a = joined(&hub, 1, 8);
         let (sub, _b) = mailbox(1, 8);
-        hub.join("other", sub);
+        hub.join("other", sub, &person(1));
         hub.leave(["lobby", "other", "never-used"], 1);
         assert_eq!(hub.member_count("lobby"), 0);
         assert_eq!(hub.member_count("other"), 0);

@@ -18,6 +18,19 @@ pub enum Request {
     },
     /// An answer to our ping: a sign of life and nothing more.
     Pong,
+    Leave {
+        room: String,
+    },
+    Typing {
+        room: String,
+    },
+    Read {
+        room: String,
+        seq: u64,
+    },
+    OpenDm {
+        user: String,
+    },
 }
 
 /// A validated request to post a message.
@@ -114,6 +127,27 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
         }
         ClientFrame::Ping { t } => Ok(Request::Ping { t }),
         ClientFrame::Pong { .. } => Ok(Request::Pong),
+        ClientFrame::Leave { room } => {
+            check_room_name(&room)?;
+            Ok(Request::Leave { room })
+        }
+        ClientFrame::Typing { room } => {
+            check_room_name(&room)?;
+            Ok(Request::Typing { room })
+        }
+        ClientFrame::Read { room, seq } => {
+            check_room_name(&room)?;
+            Ok(Request::Read { room, seq })
+        }
+        ClientFrame::OpenDm { user } => {
+            if user.is_empty() || user.len() > 64 {
+                return Err(Refusal::new(
+                    ErrorCode::UnknownUser,
+                    "\"user\" must be a user id (1 to 64 bytes)",
+                ));
+            }
+            Ok(Request::OpenDm { user })
+        }
     }
 }
 
@@ -126,7 +160,9 @@ fn diagnose(frame: &str) -> Refusal {
         }
     };
     let kind = match value.get("type").and_then(|t| t.as_str()) {
-        Some(kind @ ("send" | "join" | "ping" | "pong")) => kind.to_owned(),
+        Some(
+            kind @ ("send" | "join" | "ping" | "pong" | "leave" | "typing" | "read" | "open_dm"),
+        ) => kind.to_owned(),
         Some(other) => {
             return Refusal::new(
                 ErrorCode::UnknownType,
@@ -135,12 +171,13 @@ fn diagnose(frame: &str) -> Refusal {
         }
         None => return Refusal::new(ErrorCode::UnknownType, "frame has no string \"type\" field"),
     };
-    if kind == "join" {
-        if let Some(since) = value.get("since").filter(|s| !s.is_null()) {
-            if since.as_u64().is_none() {
+    if kind == "join" || kind == "read" {
+        let field = if kind == "join" { "since" } else { "seq" };
+        if let Some(seq) = value.get(field).filter(|s| !s.is_null()) {
+            if seq.as_u64().is_none() {
                 return Refusal::new(
                     ErrorCode::InvalidSeq,
-                    format!("\"since\" must be a non-negative integer seq, got {since}"),
+                    format!("\"{field}\" must be a non-negative integer seq, got {seq}"),
                 );
             }
         }

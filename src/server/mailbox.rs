@@ -28,12 +28,18 @@ pub type ConnectionId = u64;
 #[derive(Clone, Debug)]
 pub struct Delivery {
     /// The room it belongs to; shared by every delivery of the room (a refcount, no copy).
+    /// Empty for a frame meant for the connection itself (a pushed notice, a new room).
     pub room: Arc<str>,
     /// The message's seq, so the socket task can skip what it already sent while resuming.
+    /// [`UNSEQUENCED`] for frames that are not stored messages (presence, typing, notices):
+    /// those are always written.
     pub seq: u64,
     /// The serialized frame, shared between all recipients.
     pub frame: Utf8Bytes,
 }
+
+/// The seq of a delivery that is not a stored message.
+pub const UNSEQUENCED: u64 = 0;
 
 /// Why a mailbox takes no more deliveries. The socket task closes the connection with the
 /// matching close code.
@@ -43,6 +49,8 @@ pub enum Stop {
     TooSlow,
     /// The server is shutting down.
     ShuttingDown,
+    /// The person logged out: their session is gone.
+    LoggedOut,
 }
 
 /// The hub's handle on a connection. Cheap to clone: one per room the connection is in.

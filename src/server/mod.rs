@@ -1,15 +1,21 @@
 //! Everything that runs only on the server (feature `ssr`).
 
+pub mod auth;
+pub mod cli;
+pub mod clock;
 pub mod committer;
 pub mod config;
 pub mod connections;
+pub mod directory;
 pub mod echo;
 pub mod heartbeat;
 pub mod history_api;
 pub mod hub;
-pub mod identity;
 pub mod inbound;
 pub mod mailbox;
+pub mod origin;
+pub mod push_api;
+pub mod rate_limit;
 pub mod router;
 pub mod serve;
 pub mod shutdown;

@@ -1,19 +1,23 @@
 //! Every route Huddle serves.
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
 use crate::server::state::AppState;
-use crate::server::{echo, history_api, ws};
+use crate::server::{echo, history_api, push_api, ws};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new()
         .route("/ws", get(ws::upgrade))
-        .route("/api/rooms/{room}/messages", get(history_api::messages));
+        .route(
+            "/api/rooms/{room}/messages",
+            get(history_api::messages).post(push_api::post_message),
+        )
+        .route("/api/notify", post(push_api::notify));
     if state.config.diagnostic_echo {
         router = router.route("/diagnostic/echo", get(echo::upgrade));
     }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::server::auth::Auth;
 use crate::server::committer::Committer;
 use crate::server::config::Config;
 use crate::server::connections::Connections;
+use crate::server::directory::Directory;
 use crate::server::hub::Hub;
 use crate::server::mailbox::ConnectionId;
 use crate::server::shutdown::Shutdown;
@@ -25,6 +27,10 @@ pub struct AppState {
     /// Message history: read directly, written only through `committer`.
     pub store: Arc<dyn Store>,
     pub committer: Committer,
+    /// Sessions, accounts and cookies.
+    pub auth: Arc<Auth>,
+    /// Rooms' kinds, who may use them, and people's room lists.
+    pub directory: Arc<Directory>,
     pub shutdown: Shutdown,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
     next_connection: Arc<AtomicU64>,
@@ -33,9 +39,13 @@ pub struct AppState {
 impl AppState {
     /// Opens the history database and starts the hub where the history left off.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StoreError> {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).await?);
+        let sqlite = SqliteStore::open(&config.database).await?;
+        let pool = sqlite.pool();
+        let store: Arc<dyn Store> = Arc::new(sqlite);
         let heads = store.heads().await?;
-        let hub = Arc::new(Hub::new(&heads));
+        let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
+        let auth = Arc::new(Auth::open(pool.clone(), &config).await?);
+        let directory = Arc::new(Directory::new(pool));
         let (committer, _writer) = Committer::start(store.clone(), hub.clone());
         Ok(AppState {
             leptos_options,
@@ -44,6 +54,8 @@ impl AppState {
             connections: Arc::new(Connections::new()),
             store,
             committer,
+            auth,
+            directory,
             shutdown: Shutdown::new(),
             next_connection: Arc::new(AtomicU64::new(1)),
         })

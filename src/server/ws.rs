@@ -12,7 +12,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -21,19 +21,25 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
-use crate::protocol::{close_code, ErrorCode, HeartbeatSettings, ServerFrame, User, LOBBY};
+use crate::protocol::{
+    close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
+};
+use crate::server::auth::Identity;
+use crate::server::clock::unix_millis;
 use crate::server::committer::{CommitError, Committer};
-use crate::server::connections::Connections;
+use crate::server::connections::{Admission, Connections};
+use crate::server::directory::{Denied, Directory};
 use crate::server::heartbeat::{Beat, Heartbeat};
 use crate::server::hub::Hub;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::mailbox::{
-    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber,
+    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, UNSEQUENCED,
 };
+use crate::server::rate_limit::TokenBucket;
 use crate::server::shutdown::Shutdown;
 use crate::server::state::AppState;
-use crate::server::store::{Appended, NewMessage, Store};
-use crate::server::{identity, socket_policy};
+use crate::server::store::{Appended, NewMessage, Store, StoreError};
+use crate::server::{origin, socket_policy};
 use tokio::time::Instant;
 
 /// How long to wait for the peer's half of a close handshake before dropping the connection.
@@ -52,6 +58,9 @@ const RETRY_AFTER_SECS: &str = "5";
 const MAX_SENDS_IN_FLIGHT: usize = 64;
 
 /// `GET /ws`: upgrades to a chat connection, in the lobby from the start.
+///
+/// Refused before upgrading: a page from another origin (403), nobody while guests are not
+/// allowed (401), a person already holding their cap of sockets (429).
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -60,12 +69,44 @@ pub async fn upgrade(
     if state.shutdown.has_begun() {
         return refuse_during_shutdown();
     }
-    let user = identity::from_headers(&headers).unwrap_or_else(identity::guest);
+    if !origin::is_allowed(&headers, &state.config.allowed_origins) {
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a socket from another origin");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "this origin may not open a socket here\n",
+        );
+    }
+    let identity = match state.auth.identify(&headers).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => match state.auth.anonymous_guest() {
+            Some(guest) => guest,
+            None => return refuse(StatusCode::UNAUTHORIZED, "log in to chat\n"),
+        },
+        Err(err) => {
+            tracing::error!(%err, "cannot look up a session");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sessions are unavailable\n",
+            );
+        }
+    };
+    let Some(admission) = state
+        .connections
+        .admit(&identity.user.id, state.config.max_sockets_per_user)
+    else {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many open sockets for this person; close a tab\n",
+        );
+    };
     let guard = state.shutdown.guard();
     let session = Session {
         id: state.next_connection_id(),
-        user,
+        user: Arc::new(identity.user.clone()),
+        identity,
+        _admission: admission,
         hub: state.hub.clone(),
+        directory: state.directory.clone(),
         connections: state.connections.clone(),
         store: state.store.clone(),
         committer: state.committer.clone(),
@@ -75,6 +116,8 @@ pub async fn upgrade(
         heartbeat_interval: state.config.heartbeat_interval(),
         heartbeat_timeout: state.config.heartbeat_timeout(),
         reconnect_spread: Duration::from_millis(state.config.reconnect_spread_ms),
+        rate_per_sec: state.config.rate_limit_per_sec,
+        rate_burst: state.config.rate_limit_burst,
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
@@ -82,6 +125,10 @@ pub async fn upgrade(
             let _guard = guard;
             session.run(socket).await;
         })
+}
+
+fn refuse(status: StatusCode, why: &'static str) -> Response {
+    (status, why).into_response()
 }
 
 pub fn refuse_during_shutdown() -> Response {
@@ -96,8 +143,13 @@ pub fn refuse_during_shutdown() -> Response {
 /// Everything a socket task needs besides the socket.
 pub struct Session {
     pub id: ConnectionId,
-    pub user: User,
+    pub identity: Identity,
+    /// The identity's user, shared with the hub's member lists.
+    pub user: Arc<User>,
+    /// This connection's place under the person's socket cap, given back as it ends.
+    pub _admission: Admission,
     pub hub: Arc<Hub>,
+    pub directory: Arc<Directory>,
     pub connections: Arc<Connections>,
     pub store: Arc<dyn Store>,
     pub committer: Committer,
@@ -109,6 +161,9 @@ pub struct Session {
     pub heartbeat_timeout: Duration,
     /// Clients told to reconnect at shutdown pick a delay below this.
     pub reconnect_spread: Duration,
+    /// The client's frame rate limit: steady rate and burst.
+    pub rate_per_sec: u32,
+    pub rate_burst: u32,
 }
 
 /// How the chat loop ended, which decides how the connection is closed.
@@ -133,6 +188,8 @@ struct Connection {
     delivered: HashMap<String, u64>,
     /// Sends in submission order; acks go out in that order.
     acks: FuturesOrdered<AckFuture>,
+    /// Frames the client may still send before it is rate limited; `None`: no limit.
+    allowance: Option<TokenBucket>,
 }
 
 impl Session {
@@ -144,7 +201,7 @@ impl Session {
     {
         tracing::info!(connection = self.id, user = %self.user.name, "connected");
         let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
-        self.connections.add(subscriber.clone());
+        self.connections.add(&self.user.id, subscriber.clone());
         // Shutdown stops every registered connection; one that registered after that sweep
         // sees that it has begun.
         if self.shutdown.has_begun() {
@@ -154,6 +211,8 @@ impl Session {
             subscriber,
             delivered: HashMap::new(),
             acks: FuturesOrdered::new(),
+            allowance: (self.rate_per_sec > 0)
+                .then(|| TokenBucket::new(self.rate_per_sec, self.rate_burst, Instant::now())),
         };
         let ending = self.chat(&mut socket, &mut mailbox, &mut connection).await;
         self.hub
@@ -176,10 +235,13 @@ impl Session {
     {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
         // once; a page then sends `join` with the last seq it holds to catch up.
-        let head = self.hub.join(LOBBY, connection.subscriber.clone());
+        let head = self
+            .hub
+            .join(LOBBY, connection.subscriber.clone(), &self.user)
+            .head;
         connection.delivered.insert(LOBBY.to_owned(), head);
         let welcome = ServerFrame::Welcome {
-            user: self.user.clone(),
+            user: User::clone(&self.user),
             room: LOBBY.to_owned(),
             heartbeat: HeartbeatSettings {
                 interval_ms: self.heartbeat_interval.as_millis() as u64,
@@ -212,6 +274,9 @@ impl Session {
                         self.write(mailbox, write_batch(socket, &mut batch, &mut connection.delivered)).await
                     }
                     Received::Stopped(Stop::TooSlow) => return too_slow(),
+                    Received::Stopped(Stop::LoggedOut) => {
+                        return Ending::Close(close_code::LOGGED_OUT, "logged out".into());
+                    }
                     // Boxed: shutdown happens once, and its state would otherwise sit inline
                     // in every connection's task for its whole life.
                     Received::Stopped(Stop::ShuttingDown) => {
@@ -333,14 +398,31 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        let result = match parse_text_frame(frame) {
-            Ok(Request::Send(request)) => self.submit(connection, request).await,
-            Ok(Request::Join { room, since }) => self.join(socket, connection, room, since).await,
-            Ok(Request::Ping { t }) => {
+        let parsed = parse_text_frame(frame);
+        // Answers to our heartbeat are free; everything else, refused frames included,
+        // counts against the connection's rate.
+        let limited = match &parsed {
+            Ok(Request::Pong) => Ok(()),
+            _ => match &mut connection.allowance {
+                Some(allowance) => allowance.take(Instant::now()),
+                None => Ok(()),
+            },
+        };
+        let result = match (limited, parsed) {
+            (Err(wait), parsed) => Err(self.rate_limited(wait, parsed.ok()).into()),
+            (Ok(()), Ok(Request::Send(request))) => self.submit(connection, request).await,
+            (Ok(()), Ok(Request::Join { room, since })) => {
+                self.join(socket, connection, room, since).await
+            }
+            (Ok(()), Ok(Request::Ping { t })) => {
                 Ok(send_json(socket, ServerFrame::Pong { t }.to_json()).await?)
             }
-            Ok(Request::Pong) => Ok(()),
-            Err(refusal) => Err(refusal.into()),
+            (Ok(()), Ok(Request::Pong)) => Ok(()),
+            (Ok(()), Ok(Request::Leave { room })) => self.leave(socket, connection, room).await,
+            (Ok(()), Ok(Request::Typing { room })) => self.typing(connection, &room),
+            (Ok(()), Ok(Request::Read { room, seq })) => self.read(connection, &room, seq).await,
+            (Ok(()), Ok(Request::OpenDm { user })) => self.open_dm(user).await,
+            (Ok(()), Err(refusal)) => Err(refusal.into()),
         };
         match result {
             Ok(()) => Ok(()),
@@ -352,19 +434,34 @@ impl Session {
         }
     }
 
+    fn rate_limited(&self, wait: Duration, request: Option<Request>) -> Refusal {
+        let retry_ms = wait.as_millis().max(1);
+        let resend = match request {
+            Some(Request::Send(SendRequest {
+                client_id: Some(client_id),
+                ..
+            })) => {
+                format!("; the message was not stored: send it again with client_id {client_id:?}")
+            }
+            Some(Request::Send(_)) => "; the message was not stored: send it again".to_owned(),
+            _ => String::new(),
+        };
+        Refusal::new(
+            ErrorCode::RateLimited,
+            format!(
+                "rate limited: at most {} frames/s, bursts of {}; retry in {retry_ms} ms{resend}",
+                self.rate_per_sec, self.rate_burst
+            ),
+        )
+    }
+
     /// Hands a message to the committer; its ack is sent when the commit completes.
     async fn submit(
         &self,
         connection: &mut Connection,
         request: SendRequest,
     ) -> Result<(), Handling> {
-        if !connection.delivered.contains_key(&request.room) {
-            return Err(Refusal::new(
-                ErrorCode::UnknownRoom,
-                format!("join room {:?} before sending to it", request.room),
-            )
-            .into());
-        }
+        joined(connection, &request.room)?;
         let client_id = request
             .client_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -372,7 +469,7 @@ impl Session {
             room: request.room,
             id: uuid::Uuid::now_v7().to_string(),
             client_id: client_id.clone(),
-            user: self.user.clone(),
+            user: User::clone(&self.user),
             text: request.text,
             ts: unix_millis(),
         };
@@ -397,7 +494,25 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        let head = self.hub.join(&room, connection.subscriber.clone());
+        match self.directory.authorize(&room, &self.user.id).await {
+            Ok(RoomKind::Public) if self.identity.session.is_some() => self
+                .directory
+                .add_to_list(&room, &self.user)
+                .await
+                .map_err(store_refusal)?,
+            Ok(_) => {}
+            Err(Denied::Private(room)) => {
+                return Err(Refusal::new(
+                    ErrorCode::Forbidden,
+                    format!("room {room:?} is private: only its members may join it"),
+                )
+                .into())
+            }
+            Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
+        }
+        let crate::server::hub::Joined { head, online } =
+            self.hub
+                .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
         connection.delivered.insert(room.clone(), head);
         let since = since.unwrap_or(head);
@@ -421,9 +536,117 @@ impl Session {
         for message in &missed {
             socket.feed(text_message(message.to_frame_json())).await?;
         }
-        let joined = ServerFrame::Joined { room, head };
-        Ok(send_json(socket, joined.to_json()).await?)
+        let joined = ServerFrame::Joined {
+            room: room.clone(),
+            head,
+        };
+        socket.feed(text_message(joined.to_json())).await?;
+        let members = ServerFrame::Members { room, online };
+        Ok(send_json(socket, members.to_json()).await?)
     }
+
+    fn typing(&self, connection: &Connection, room: &str) -> Result<(), Handling> {
+        joined(connection, room)?;
+        self.hub.typing(room, &self.user);
+        Ok(())
+    }
+
+    /// Remembers how far the person has read (for unread counts); anonymous guests have no
+    /// room list to keep it in.
+    async fn read(
+        &self,
+        connection: &mut Connection,
+        room: &str,
+        seq: u64,
+    ) -> Result<(), Handling> {
+        joined(connection, room)?;
+        if self.identity.session.is_some() {
+            self.directory
+                .mark_read(room, &self.user.id, seq)
+                .await
+                .map_err(store_refusal)?;
+        }
+        Ok(())
+    }
+
+    /// Leaves `room`: no more of its messages, presence or typing; off the room list.
+    async fn leave<S>(
+        &self,
+        socket: &mut S,
+        connection: &mut Connection,
+        room: String,
+    ) -> Result<(), Handling>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        joined(connection, &room)?;
+        connection.delivered.remove(&room);
+        self.hub.leave([room.as_str()], self.id);
+        if self.identity.session.is_some() {
+            self.directory
+                .remove_from_list(&room, &self.user.id)
+                .await
+                .map_err(store_refusal)?;
+        }
+        Ok(send_json(socket, ServerFrame::Left { room }.to_json()).await?)
+    }
+
+    /// Opens the DM with `other_id`; both people's connections are told (`room_added`).
+    async fn open_dm(&self, other_id: String) -> Result<(), Handling> {
+        if self.identity.session.is_none() {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "pick a name or log in before opening direct messages",
+            )
+            .into());
+        }
+        if other_id == self.user.id {
+            return Err(Refusal::new(ErrorCode::UnknownUser, "that is you").into());
+        }
+        let other = self
+            .directory
+            .find_user(&other_id)
+            .await
+            .map_err(store_refusal)?
+            .ok_or_else(|| {
+                Refusal::new(
+                    ErrorCode::UnknownUser,
+                    format!("no one has the id {other_id:?}"),
+                )
+            })?;
+        let room = self
+            .directory
+            .open_dm(&self.user, &other)
+            .await
+            .map_err(store_refusal)?;
+        for (to, with) in [(&self.user.id, &other), (&other.id, &*self.user)] {
+            let added = ServerFrame::RoomAdded {
+                room: RoomEntry {
+                    name: room.clone(),
+                    kind: RoomKind::Dm,
+                    with: Some(with.clone()),
+                    unread: 0,
+                },
+            };
+            self.connections.send(&added.to_json(), Some(to));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a frame for a room this connection has not joined.
+fn joined(connection: &Connection, room: &str) -> Result<(), Refusal> {
+    if connection.delivered.contains_key(room) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        ErrorCode::UnknownRoom,
+        format!("join room {room:?} first"),
+    ))
+}
+
+fn store_refusal(err: StoreError) -> Refusal {
+    Refusal::new(ErrorCode::StoreUnavailable, format!("{err}; try again"))
 }
 
 /// Why handling a client frame stopped short.
@@ -492,13 +715,6 @@ where
     socket.send(text_message(json)).await
 }
 
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Writes queued hub deliveries, skipping any already sent while catching up, then flushes
 /// once.
 async fn write_batch<S>(
@@ -510,9 +726,19 @@ where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
     for delivery in batch.drain(..) {
+        // A frame for the connection itself (a notice, a new room).
+        if delivery.room.is_empty() {
+            socket.feed(Message::Text(delivery.frame)).await?;
+            continue;
+        }
         let Some(last) = delivered.get_mut(&*delivery.room) else {
             continue;
         };
+        // Presence and typing: not stored, so nothing to skip while catching up.
+        if delivery.seq == UNSEQUENCED {
+            socket.feed(Message::Text(delivery.frame)).await?;
+            continue;
+        }
         if delivery.seq <= *last {
             continue;
         }

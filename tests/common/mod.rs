@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -90,6 +91,28 @@ impl TestServer {
         Client::connect(&self.ws_url(), None).await
     }
 
+    /// The `Cookie` header of a guest who picked `name` (a session, as the page makes one).
+    pub async fn guest_cookie(&self, name: &str) -> String {
+        let (_, set_cookie) = self
+            .state
+            .auth
+            .choose_guest_name(name, None)
+            .await
+            .expect("a valid guest name");
+        cookie_pair(&set_cookie.expect("a new session sets a cookie"))
+    }
+
+    /// The `Cookie` header of a newly registered account.
+    pub async fn account_cookie(&self, name: &str, password: &str) -> String {
+        let (_, set_cookie) = self
+            .state
+            .auth
+            .register(name, password)
+            .await
+            .expect("registration succeeds");
+        cookie_pair(&set_cookie)
+    }
+
     /// A chat client whose upgrade request carries `cookie`.
     pub async fn client_with_cookie(&self, cookie: &str) -> Client {
         Client::connect(&self.ws_url(), Some(cookie)).await
@@ -113,6 +136,11 @@ impl TestServer {
     }
 }
 
+/// `name=value` of a `Set-Cookie` header value.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().trim().to_owned()
+}
+
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct Client {
@@ -120,6 +148,18 @@ pub struct Client {
     pub me: User,
     /// Acks seen while waiting for messages: (client_id, id, seq).
     pub acks: Vec<(String, String, u64)>,
+    /// Presence, member lists and typing, set aside by `next_frame` for `next_presence`.
+    pub presence: VecDeque<ServerFrame>,
+    /// Other frames read while waiting for presence, for `next_frame` to return first.
+    backlog: VecDeque<ServerFrame>,
+}
+
+/// Frames about who is here rather than what was said.
+fn is_presence(frame: &ServerFrame) -> bool {
+    matches!(
+        frame,
+        ServerFrame::Presence { .. } | ServerFrame::Members { .. } | ServerFrame::Typing { .. }
+    )
 }
 
 impl Client {
@@ -139,6 +179,8 @@ impl Client {
                 name: String::new(),
             },
             acks: Vec::new(),
+            presence: VecDeque::new(),
+            backlog: VecDeque::new(),
         };
         match client.next_frame().await {
             ServerFrame::Welcome { user, .. } => client.me = user,
@@ -168,8 +210,37 @@ impl Client {
         .await;
     }
 
-    /// The next protocol frame; fails the test on timeout, close or a non-text frame.
+    /// The next protocol frame other than presence, member lists and typing (kept for
+    /// [`Client::next_presence`]); fails the test on timeout, close or a non-text frame.
     pub async fn next_frame(&mut self) -> ServerFrame {
+        loop {
+            let frame = match self.backlog.pop_front() {
+                Some(frame) => frame,
+                None => self.read_frame().await,
+            };
+            if is_presence(&frame) {
+                self.presence.push_back(frame);
+                continue;
+            }
+            return frame;
+        }
+    }
+
+    /// The next presence, member list or typing frame, in arrival order.
+    pub async fn next_presence(&mut self) -> ServerFrame {
+        loop {
+            if let Some(frame) = self.presence.pop_front() {
+                return frame;
+            }
+            let frame = self.read_frame().await;
+            if is_presence(&frame) {
+                return frame;
+            }
+            self.backlog.push_back(frame);
+        }
+    }
+
+    async fn read_frame(&mut self) -> ServerFrame {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.socket.next())
                 .await

@@ -50,6 +50,9 @@ pub enum StoreError {
     Writer(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A request the store refuses as it stands (a duplicate name, an invalid value).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[async_trait]

@@ -54,6 +54,11 @@ impl SqliteStore {
         Ok(SqliteStore { pool, writer })
     }
 
+    /// The read pool, for the tables beside message history (accounts, sessions, rooms).
+    pub fn pool(&self) -> SqlitePool {
+        self.pool.clone()
+    }
+
     /// `PRAGMA integrity_check`'s verdict: "ok" for a sound file.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         Ok(sqlx::query_scalar("PRAGMA integrity_check")

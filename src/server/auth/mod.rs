@@ -1,0 +1,237 @@
+//! Who is on the other end of a request: an account, a guest with a session, or an
+//! anonymous guest (a raw WebSocket client without cookies).
+//!
+//! A browser's identity is a session: the `huddle_session` cookie carries the session's
+//! id, signed with the server's key ([`signing`]), HttpOnly (page scripts never see it),
+//! SameSite=Lax (other sites' requests do not carry it). It never goes in a URL and is never
+//! logged. Backends authenticate with API tokens instead ([`api_tokens`]).
+
+pub mod accounts;
+pub mod api_tokens;
+mod sessions;
+pub mod signing;
+
+use axum::http::HeaderMap;
+use sqlx::SqlitePool;
+
+use crate::protocol::{normalize_name, User};
+use crate::server::config::Config;
+use crate::server::store::StoreError;
+use sessions::Sessions;
+use signing::Signer;
+
+pub const SESSION_COOKIE: &str = "huddle_session";
+/// How long a browser keeps its session: one year (logging out ends it sooner).
+const COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 60 * 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    Guest,
+    Account,
+}
+
+impl IdentityKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Guest => "guest",
+            IdentityKind::Account => "account",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub user: User,
+    pub kind: IdentityKind,
+    /// The session this identity came from; `None` for an anonymous guest.
+    pub session: Option<String>,
+}
+
+/// Sessions, accounts and the cookie that ties a browser to them.
+pub struct Auth {
+    pool: SqlitePool,
+    signer: Signer,
+    sessions: Sessions,
+    pub allow_guests: bool,
+    pub allow_accounts: bool,
+    secure_cookies: bool,
+}
+
+impl Auth {
+    /// Uses `config`'s session secret, or the one kept in the database (made on first run).
+    pub async fn open(pool: SqlitePool, config: &Config) -> Result<Auth, StoreError> {
+        let key = match &config.session_secret {
+            Some(secret) => secret.0.as_bytes().to_vec(),
+            None => stored_key(&pool).await?,
+        };
+        Ok(Auth {
+            sessions: Sessions::new(pool.clone()),
+            pool,
+            signer: Signer::new(&key),
+            allow_guests: config.guests,
+            allow_accounts: config.accounts,
+            secure_cookies: config.secure_cookies,
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The identity of the request's session cookie; `None` without a valid, live one.
+    pub async fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, StoreError> {
+        let Some(session) = cookie(headers, SESSION_COOKIE).and_then(|c| self.signer.verify(c))
+        else {
+            return Ok(None);
+        };
+        let identity = self.sessions.resolve(session).await?;
+        // Guests switched off after their session began are guests no more.
+        Ok(identity.filter(|i| i.kind == IdentityKind::Account || self.allow_guests))
+    }
+
+    /// A guest without a session: a raw WebSocket client. `None` when guests are not allowed.
+    pub fn anonymous_guest(&self) -> Option<Identity> {
+        self.allow_guests.then(|| Identity {
+            user: guest_user(),
+            kind: IdentityKind::Guest,
+            session: None,
+        })
+    }
+
+    /// A guest picked a display name: renames their session, or starts one. Returns the
+    /// identity and, for a new session, its `Set-Cookie` value.
+    pub async fn choose_guest_name(
+        &self,
+        name: &str,
+        existing: Option<&Identity>,
+    ) -> Result<(Identity, Option<String>), AuthError> {
+        if !self.allow_guests {
+            return Err(AuthError::GuestsNotAllowed);
+        }
+        let name = normalize_name(name).ok_or(accounts::AccountError::InvalidName)?;
+        if accounts::name_is_taken(&self.pool, &name).await? {
+            return Err(AuthError::NameBelongsToAccount(name));
+        }
+        if let Some(existing) = existing.filter(|i| i.kind == IdentityKind::Guest) {
+            if let Some(session) = &existing.session {
+                self.sessions.rename(session, &name).await?;
+                let mut renamed = existing.clone();
+                renamed.user.name = name;
+                return Ok((renamed, None));
+            }
+        }
+        let user = User {
+            id: guest_user().id,
+            name,
+        };
+        let (identity, cookie) = self.start(user, IdentityKind::Guest).await?;
+        Ok((identity, Some(cookie)))
+    }
+
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<(Identity, String), AuthError> {
+        if !self.allow_accounts {
+            return Err(AuthError::AccountsNotAllowed);
+        }
+        let user = accounts::register(&self.pool, name, password).await?;
+        self.start(user, IdentityKind::Account).await
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> Result<(Identity, String), AuthError> {
+        if !self.allow_accounts {
+            return Err(AuthError::AccountsNotAllowed);
+        }
+        let user = accounts::login(&self.pool, name, password).await?;
+        self.start(user, IdentityKind::Account).await
+    }
+
+    /// Ends the identity's session. The caller closes the person's sockets.
+    pub async fn logout(&self, identity: &Identity) -> Result<(), StoreError> {
+        match &identity.session {
+            Some(session) => self.sessions.revoke(session).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn start(&self, user: User, kind: IdentityKind) -> Result<(Identity, String), AuthError> {
+        let session = self.sessions.create(user.clone(), kind).await?;
+        let cookie = self.cookie_header(&self.signer.sign(&session), COOKIE_MAX_AGE_SECS);
+        Ok((
+            Identity {
+                user,
+                kind,
+                session: Some(session),
+            },
+            cookie,
+        ))
+    }
+
+    /// The `Set-Cookie` value that makes the browser forget its session.
+    pub fn clear_cookie(&self) -> String {
+        self.cookie_header("", 0)
+    }
+
+    fn cookie_header(&self, value: &str, max_age: u64) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!(
+            "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("guests are not allowed on this server; log in")]
+    GuestsNotAllowed,
+    #[error("accounts are not enabled on this server")]
+    AccountsNotAllowed,
+    #[error("the name {0:?} belongs to an account; log in to use it")]
+    NameBelongsToAccount(String),
+    #[error(transparent)]
+    Account(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A fresh guest identity: a random id and a short generated name.
+fn guest_user() -> User {
+    let id = uuid::Uuid::new_v4();
+    let short = &id.simple().to_string()[..4];
+    User {
+        id: format!("guest-{id}"),
+        name: format!("guest-{short}"),
+    }
+}
+
+/// Whether `user_id` is a guest's (guests' ids are generated with this prefix).
+pub fn is_guest_id(user_id: &str) -> bool {
+    user_id.starts_with("guest-")
+}
+
+/// The server's cookie-signing key, generated and stored on first use.
+async fn stored_key(pool: &SqlitePool) -> Result<Vec<u8>, StoreError> {
+    let fresh = signing::random_bytes::<32>().to_vec();
+    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('cookie_key', ?) ON CONFLICT (name) DO NOTHING")
+        .bind(&fresh)
+        .execute(pool)
+        .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'cookie_key'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The value of the first cookie called `name` in the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
