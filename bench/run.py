@@ -35,7 +35,9 @@ SERVERS = {
     "huddle": {
         "label": "Huddle (this repo, release build)",
         "command": [str(RELEASE / "huddle"), "--addr", "127.0.0.1:{port}",
-                    "--database", "{tmp}/huddle.db", "--log", "warn"],
+                    "--database", "{tmp}/huddle.db", "--log", "warn",
+                    # The load generator floods on purpose; the peers limit nothing either.
+                    "--rate-limit-per-sec", "0"],
         "protocol": "huddle",
         "ready": "Huddle is running",
     },

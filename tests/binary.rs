@@ -193,3 +193,154 @@ async fn info_logs_never_contain_what_people_write() {
         "a message body reached the logs: {printed}"
     );
 }
+
+/// Runs `huddle` with `args` and `env` to completion; returns (success, stdout + stderr).
+async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(args)
+        .env_remove("HUDDLE_API_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    let mut printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), printed)
+}
+
+#[tokio::test]
+async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works() {
+    use std::process::Stdio;
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("huddle.db");
+    let database_arg = database.to_str().unwrap();
+
+    // An operator makes a token for a backend.
+    let (ok, printed) = run_cli(
+        &["token", "create", "deploys", "--database", database_arg],
+        &[],
+    )
+    .await;
+    assert!(ok, "{printed}");
+    let token = printed.trim().to_owned();
+    assert!(token.starts_with("hdl_") && token.len() > 60, "{token}");
+    let (ok, printed) = run_cli(
+        &["token", "create", "deploys", "--database", database_arg],
+        &[],
+    )
+    .await;
+    assert!(
+        !ok && printed.contains("exists"),
+        "a duplicate name is refused: {printed}"
+    );
+
+    // The server, logging at debug: more than anyone runs in production.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log",
+            "debug",
+            "--database",
+            database_arg,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut printed = String::new();
+    let mut buffer = [0u8; 4096];
+    let url = loop {
+        let n = stdout.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "exited early: {printed}");
+        printed.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        if let Some(rest) = printed.split("open ").nth(1) {
+            if let Some(url) = rest.split_whitespace().next() {
+                break url.to_owned();
+            }
+        }
+    };
+
+    // Someone registers, then chats with their session cookie.
+    let registered = reqwest::Client::new()
+        .post(format!("{url}/api/register"))
+        .header("accept", "application/json")
+        .form(&[("name", "Operator"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let cookie = common::cookie_pair(registered.headers()["set-cookie"].to_str().unwrap());
+    let session_value = cookie.split_once('=').unwrap().1.to_owned();
+    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let mut client = Client::connect(&ws_url, Some(&cookie)).await;
+    assert_eq!(client.me.name, "Operator");
+
+    // The backend pushes a notice with the CLI; a missing token is a clear error.
+    let (ok, printed_cli) = run_cli(
+        &["push", "notify", "maintenance at noon", "--url", &url],
+        &[],
+    )
+    .await;
+    assert!(
+        !ok && printed_cli.contains("HUDDLE_API_TOKEN"),
+        "{printed_cli}"
+    );
+    let (ok, printed_cli) = run_cli(
+        &["push", "notify", "maintenance at noon", "--url", &url],
+        &[("HUDDLE_API_TOKEN", &token)],
+    )
+    .await;
+    assert!(ok, "{printed_cli}");
+    assert!(
+        printed_cli.contains("delivered to 1 connection"),
+        "{printed_cli}"
+    );
+    match client.next_frame().await {
+        huddle::protocol::ServerFrame::Notice { text, from, .. } => {
+            assert_eq!(
+                (text.as_str(), from.as_str()),
+                ("maintenance at noon", "deploys")
+            );
+        }
+        other => panic!("expected the notice, got {other:?}"),
+    }
+    let (ok, printed_cli) = run_cli(
+        &["push", "message", "lobby", "deployed v2", "--url", &url],
+        &[("HUDDLE_API_TOKEN", &token)],
+    )
+    .await;
+    assert!(ok && printed_cli.contains("seq 1"), "{printed_cli}");
+    assert_eq!(client.next_message().await.user.name, "deploys");
+    let (ok, printed_cli) = run_cli(
+        &["push", "notify", "x", "--url", &url],
+        &[("HUDDLE_API_TOKEN", "hdl_wrong")],
+    )
+    .await;
+    assert!(!ok && printed_cli.contains("401"), "{printed_cli}");
+
+    send_signal(&child, "-TERM");
+    client.close_frame().await;
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.unwrap();
+    stderr.read_to_string(&mut rest).await.unwrap();
+    child.wait().await.unwrap();
+    printed.push_str(&rest);
+    assert!(
+        printed.contains("notice pushed"),
+        "debug logs were expected: {printed}"
+    );
+    assert!(
+        !printed.contains(&token),
+        "an API token reached the logs: {printed}"
+    );
+    let session_id = session_value.split('.').next().unwrap();
+    assert!(
+        !printed.contains(session_id),
+        "a session cookie reached the logs: {printed}"
+    );
+}
