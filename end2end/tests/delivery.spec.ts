@@ -27,21 +27,40 @@ test('a reload shows the history, and older pages load on demand', async ({ brow
   const alice = await joinAs(browser, 'Historian');
   const run = unique('history');
   // More than one page (50) so that "Load older" has something to fetch. A plain WebSocket
-  // client in the page posts them, as any client may, and waits for every ack.
+  // client in the page posts them one at a time, as any client may: past the server's rate
+  // limit it is told `rate_limited` with a wait, and sends the same client_id again after it.
   const texts = Array.from({ length: 55 }, (_, n) => `${run} #${n + 1}`);
-  await alice.evaluate(async (texts) => {
+  const limited = await alice.evaluate(async (texts) => {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     await new Promise((resolve) => ws.addEventListener('open', resolve, { once: true }));
-    const acked = new Promise<void>((resolve) => {
-      let count = 0;
-      ws.addEventListener('message', (event) => {
-        if (JSON.parse(event.data).type === 'ack' && ++count === texts.length) resolve();
+    const answer = () =>
+      new Promise<any>((resolve) => {
+        const onMessage = (event: MessageEvent) => {
+          const frame = JSON.parse(event.data);
+          if (frame.type === 'ack' || frame.type === 'error') {
+            ws.removeEventListener('message', onMessage);
+            resolve(frame);
+          }
+        };
+        ws.addEventListener('message', onMessage);
       });
-    });
-    for (const text of texts) ws.send(text);
-    await acked;
+    let limited = 0;
+    for (const [n, text] of texts.entries()) {
+      for (;;) {
+        const answered = answer();
+        ws.send(JSON.stringify({ type: 'send', room: 'lobby', client_id: `seed-${n}`, text }));
+        const frame = await answered;
+        if (frame.type === 'ack') break;
+        if (frame.code !== 'rate_limited') throw new Error(frame.message);
+        limited += 1;
+        const wait = Number(/retry in (\d+) ms/.exec(frame.message)?.[1] ?? 100);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
     ws.close();
+    return limited;
   }, texts);
+  expect(limited, 'more than the burst: some were limited, then sent again').toBeGreaterThan(0);
   await expect(item(alice, `${run} #55`)).toHaveCount(1);
 
   await alice.reload();

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::{ChatMessage, HistoryPage, User};
+use crate::protocol::{ChatMessage, HistoryPage, RoomEntry, User};
 
 /// WebSocket readyState values, as the browser reports them.
 pub mod ready_state {
@@ -44,6 +44,26 @@ pub struct Chat {
     /// The browser's UTC offset in minutes, once known; until then times are shown in UTC
     /// (the server render cannot know the reader's time zone).
     pub utc_offset_minutes: RwSignal<Option<i32>>,
+    /// The person's rooms, this one included, with unread counts. The page's one socket
+    /// joins all of them, so counts move live.
+    pub rooms: RwSignal<Vec<RoomEntry>>,
+    /// Who is online in this room, each person once.
+    pub online: RwSignal<Vec<User>>,
+    /// Who is typing here, and until when (Date.now() ms) to show it.
+    pub typing: RwSignal<Vec<(User, f64)>>,
+    /// Notices pushed by backends, newest last, until dismissed or timed out.
+    pub notices: RwSignal<Vec<Notice>>,
+    /// The person asked for a DM with this user id: go there once it is opened.
+    pub opening_dm: RwSignal<Option<String>>,
+}
+
+/// A notice a backend pushed, as shown on the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Unique on this page, to dismiss it.
+    pub key: u64,
+    pub text: String,
+    pub from: String,
 }
 
 /// A message sent from this page, shown before the server has stored and returned it. The
@@ -59,6 +79,10 @@ pub struct PendingMessage {
 
 impl Chat {
     pub fn new(me: Option<User>, history: HistoryPage) -> Self {
+        Self::with_rooms(me, history, Vec::new())
+    }
+
+    pub fn with_rooms(me: Option<User>, history: HistoryPage, rooms: Vec<RoomEntry>) -> Self {
         Chat {
             room: StoredValue::new(history.room),
             ready_state: RwSignal::new(ready_state::CONNECTING),
@@ -73,12 +97,95 @@ impl Chat {
             retry_in_secs: RwSignal::new(None),
             buffered_bytes: RwSignal::new(0),
             utc_offset_minutes: RwSignal::new(None),
+            rooms: RwSignal::new(rooms),
+            online: RwSignal::new(Vec::new()),
+            typing: RwSignal::new(Vec::new()),
+            notices: RwSignal::new(Vec::new()),
+            opening_dm: RwSignal::new(None),
         }
+    }
+
+    /// A message arrived in another of the person's rooms: one more unread there.
+    pub fn count_unread(&self, room: &str, more: u64) {
+        if more == 0 {
+            return;
+        }
+        self.rooms.update(|rooms| {
+            if let Some(entry) = rooms.iter_mut().find(|r| r.name == room) {
+                entry.unread += more;
+            }
+        });
+    }
+
+    /// Adds a room to the list (a DM just opened), unless it is there.
+    pub fn add_room(&self, entry: RoomEntry) {
+        let known = self
+            .rooms
+            .with_untracked(|rooms| rooms.iter().any(|r| r.name == entry.name));
+        if !known {
+            self.rooms.update(|rooms| rooms.push(entry));
+        }
+    }
+
+    /// `user` came online (`true`) or went offline here.
+    pub fn set_online(&self, user: User, online: bool) {
+        let id = user.id.clone();
+        self.online.update(|people| {
+            people.retain(|p| p.id != user.id);
+            if online {
+                people.push(user);
+                people.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+            }
+        });
+        if !online {
+            self.stop_typing(|p| p.id == id);
+        }
+    }
+
+    /// `user` is typing: show it until `until` (Date.now() ms).
+    pub fn show_typing(&self, user: User, until: f64) {
+        self.typing.update(|typing| {
+            typing.retain(|(p, _)| p.id != user.id);
+            typing.push((user, until));
+        });
+    }
+
+    /// Takes typists off the indicator: those whose time is up (`now`), or who sent.
+    pub fn expire_typing(&self, now: f64) {
+        let stale = self
+            .typing
+            .with_untracked(|typing| typing.iter().any(|(_, until)| *until <= now));
+        if stale {
+            self.typing.update(|typing| typing.retain(|(_, until)| *until > now));
+        }
+    }
+
+    fn stop_typing(&self, who: impl Fn(&User) -> bool) {
+        let present = self
+            .typing
+            .with_untracked(|typing| typing.iter().any(|(p, _)| who(p)));
+        if present {
+            self.typing.update(|typing| typing.retain(|(p, _)| !who(p)));
+        }
+    }
+
+    /// Shows a pushed notice.
+    pub fn add_notice(&self, text: String, from: String) {
+        self.notices.update(|notices| {
+            let key = notices.last().map_or(1, |n| n.key + 1);
+            notices.push(Notice { key, text, from });
+        });
+    }
+
+    pub fn dismiss_notice(&self, key: u64) {
+        self.notices.update(|notices| notices.retain(|n| n.key != key));
     }
 
     /// Shows a stored message in its place by seq, unless it is already shown. A message of
     /// ours replaces its pending copy.
     pub fn receive(&self, message: ChatMessage) {
+        // Whoever sent a message has stopped typing it.
+        self.stop_typing(|p| p.id == message.user.id);
         // Signals are written only when something changes: every incoming message passes
         // here, and a write re-renders its list (and, for `pending`, rewrites the outbox).
         let was_pending = self
@@ -190,6 +297,20 @@ impl Chat {
         #[cfg(feature = "hydrate")]
         crate::client::socket::send(*self, text);
         cfg!(feature = "hydrate")
+    }
+
+    /// The person is typing here (sent at most every few seconds).
+    pub fn typing(&self) {
+        #[cfg(feature = "hydrate")]
+        crate::client::socket::typing(*self);
+    }
+
+    /// Opens the direct-message room with `user_id`, then goes there.
+    pub fn open_dm(&self, user_id: String) {
+        #[cfg(feature = "hydrate")]
+        crate::client::socket::open_dm(*self, user_id);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = user_id;
     }
 
     /// Tries to connect now, skipping the wait of a scheduled reconnect.

@@ -43,7 +43,13 @@ pub fn Composer() -> impl IntoView {
                 rows="2"
                 maxlength=crate::protocol::MAX_TEXT_CHARS.to_string()
                 prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    if !value.trim().is_empty() {
+                        chat.typing();
+                    }
+                    text.set(value);
+                }
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit">"Send"</button>

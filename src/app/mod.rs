@@ -1,12 +1,17 @@
 //! The Leptos UI: the HTML shell and the chat room page.
 
+mod account;
 pub mod api;
 pub mod chat;
 mod composer;
 mod message_list;
 mod name_picker;
+mod notices;
+mod online_list;
+mod room_list;
 mod room_page;
 mod status;
+mod typing_indicator;
 
 pub use api::{ChooseName, RoomSnapshot};
 pub use chat::Chat;

@@ -3,12 +3,17 @@
 use leptos::prelude::*;
 
 use crate::app::api::load_room;
+use crate::app::account::AccountPanel;
 use crate::app::composer::Composer;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;
+use crate::app::notices::Notices;
+use crate::app::online_list::OnlineList;
+use crate::app::room_list::RoomList;
 use crate::app::status::ConnectionStatus;
+use crate::app::typing_indicator::TypingIndicator;
 use crate::app::{Chat, RoomSnapshot};
-use crate::protocol::LOBBY;
+use crate::protocol::{RoomKind, LOBBY};
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -38,9 +43,21 @@ pub fn RoomPage() -> impl IntoView {
 
 #[component]
 fn Room(snapshot: RoomSnapshot) -> impl IntoView {
-    let RoomSnapshot { me, history, .. } = snapshot;
-    let room = history.room.clone();
-    let chat = Chat::new(me.map(|viewer| viewer.user), history);
+    let RoomSnapshot {
+        me,
+        room: entry,
+        history,
+        rooms,
+        guests_allowed,
+        accounts_allowed,
+    } = snapshot;
+    let account = me.as_ref().is_some_and(|viewer| viewer.account);
+    let title = match (&entry.kind, &entry.with) {
+        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
+        (RoomKind::Dm, None) => "@ direct message".to_owned(),
+        (RoomKind::Public, _) => format!("# {}", entry.name),
+    };
+    let chat = Chat::with_rooms(me.map(|viewer| viewer.user), history, rooms);
     provide_context(chat);
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {
@@ -62,15 +79,36 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
         let _ = previous;
     });
     view! {
-        <main class="room">
-            <header class="room-header">
-                <h1>"# " {room}</h1>
-                <ConnectionStatus/>
-            </header>
-            <MessageList/>
-            <Show when=move || chat.named.get() fallback=|| view! { <NamePicker/> }>
-                <Composer/>
-            </Show>
-        </main>
+        <div class="layout">
+            <aside class="sidebar">
+                <AccountPanel account accounts_allowed/>
+                <RoomList/>
+                <OnlineList/>
+            </aside>
+            <main class="room">
+                <header class="room-header">
+                    <h1>{title}</h1>
+                    <ConnectionStatus/>
+                </header>
+                <MessageList/>
+                <TypingIndicator/>
+                <Show
+                    when=move || chat.named.get()
+                    fallback=move || {
+                        view! {
+                            <Show
+                                when=move || guests_allowed
+                                fallback=|| view! { <p class="hint">"Log in to chat."</p> }
+                            >
+                                <NamePicker/>
+                            </Show>
+                        }
+                    }
+                >
+                    <Composer/>
+                </Show>
+            </main>
+            <Notices/>
+        </div>
     }
 }

@@ -10,12 +10,15 @@
 //!   reconnects at once.
 //! - Each opened socket gets a generation number; events from an older socket are ignored,
 //!   so a late `close` cannot clobber the state of its successor.
+//! - The one socket carries all of the person's rooms: the open one with history and
+//!   presence, the others live only, to count what arrives there as unread.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use leptos::prelude::{
-    set_interval_with_handle, set_timeout_with_handle, GetUntracked, Set, TimeoutHandle,
+    set_interval_with_handle, set_timeout_with_handle, GetUntracked, Set, TimeoutHandle, Update,
     WithUntracked, WithValue,
 };
 use wasm_bindgen::prelude::*;
@@ -26,7 +29,9 @@ use crate::app::chat::ready_state;
 use crate::app::Chat;
 use crate::backoff::{Backoff, STABLE_AFTER};
 use crate::client::outbox;
-use crate::protocol::{close_code, ClientFrame, ErrorCode, ServerFrame};
+use crate::protocol::{
+    close_code, ClientFrame, ErrorCode, ServerFrame, TYPING_EVERY_MS, TYPING_SHOWN_MS,
+};
 
 /// How often the page checks its socket (silence, countdown, buffered bytes).
 const TICK: Duration = Duration::from_secs(1);
@@ -34,6 +39,11 @@ const TICK: Duration = Duration::from_secs(1);
 const PING_EVERY_TICKS: u32 = 10;
 /// Silence allowed before the first `welcome` says the server's heartbeat: its defaults.
 const DEFAULT_SILENCE_MS: f64 = 35_000.0;
+/// How long after new messages the page tells the server how far the person has read:
+/// one `read` frame for a burst, not one per message.
+const READ_AFTER: Duration = Duration::from_millis(1_500);
+/// How long a pushed notice stays up unless dismissed.
+const NOTICE_SHOWN: Duration = Duration::from_secs(15);
 
 /// An open (or opening) socket and the handlers it calls. The handlers must outlive every
 /// call the browser can still make, so they live as long as the link.
@@ -67,6 +77,12 @@ thread_local! {
     /// Silence after which the socket counts as dead: the server's interval plus timeout.
     static SILENCE_LIMIT_MS: Cell<f64> = const { Cell::new(DEFAULT_SILENCE_MS) };
     static TICKS: Cell<u32> = const { Cell::new(0) };
+    /// The last seq known of each other room, to count what arrives there as unread.
+    static HEADS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// A `read` frame is due.
+    static READ_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+    /// When this page last said the person is typing.
+    static TYPING_SENT_AT: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// Opens a socket unless one is already connecting or open.
@@ -129,13 +145,46 @@ fn send_frame(frame: &ClientFrame) -> bool {
     })
 }
 
-/// Catches up from the last message shown, then sends the outbox in order, each with its
-/// original client_id, so the server stores each at most once.
-fn join_and_retry(chat: Chat) {
-    send_frame(&ClientFrame::Join {
+/// Says the person is typing, at most every [`TYPING_EVERY_MS`].
+pub fn typing(chat: Chat) {
+    let now = now_ms();
+    if now - TYPING_SENT_AT.get() < TYPING_EVERY_MS as f64 {
+        return;
+    }
+    if send_frame(&ClientFrame::Typing {
         room: chat.room.with_value(Clone::clone),
+    }) {
+        TYPING_SENT_AT.set(now);
+    }
+}
+
+/// Asks the server to open a DM with `user_id`; the page goes there once it is open.
+pub fn open_dm(chat: Chat, user_id: String) {
+    chat.opening_dm.set(Some(user_id.clone()));
+    if !send_frame(&ClientFrame::OpenDm { user: user_id }) {
+        chat.notice
+            .set(Some("Not connected: try again once the connection is back.".into()));
+    }
+}
+
+/// Catches up from the last message shown, then sends the outbox in order, each with its
+/// original client_id, so the server stores each at most once. The person's other rooms
+/// are joined live, for their unread counts.
+fn join_and_retry(chat: Chat) {
+    let active = chat.room.with_value(Clone::clone);
+    send_frame(&ClientFrame::Join {
+        room: active.clone(),
         since: Some(chat.last_seq()),
     });
+    for room in chat.rooms.with_untracked(|rooms| {
+        rooms
+            .iter()
+            .map(|r| r.name.clone())
+            .filter(|name| *name != active)
+            .collect::<Vec<_>>()
+    }) {
+        send_frame(&ClientFrame::Join { room, since: None });
+    }
     for pending in chat.unacknowledged() {
         send_frame(&ClientFrame::Send {
             room: chat.room.with_value(Clone::clone),
@@ -209,6 +258,14 @@ fn after_close(chat: Chat, code: u16, reason: &str) {
     if !chat.wants_connection.get_untracked() {
         return;
     }
+    if code == close_code::LOGGED_OUT {
+        // The session is gone (logged out here or in another tab): show the page as the
+        // server now sees this browser.
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+        return;
+    }
     if !close_code::should_reconnect(code) {
         chat.wants_connection.set(false);
         chat.notice.set(Some(format!(
@@ -227,7 +284,51 @@ fn after_close(chat: Chat, code: u16, reason: &str) {
 }
 
 fn handle_frame(chat: Chat, text: &str) {
+    let here = |room: &str| chat.room.with_value(|active| active == room);
     match serde_json::from_str::<ServerFrame>(text) {
+        Ok(ServerFrame::Message(message)) if !here(&message.room) => {
+            note_head(chat, &message.room, message.seq);
+        }
+        Ok(ServerFrame::Joined { room, head }) if !here(&room) => note_head(chat, &room, head),
+        Ok(ServerFrame::Joined { .. }) => schedule_read(chat),
+        Ok(ServerFrame::Members { room, mut online }) if here(&room) => {
+            online.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+            chat.online.set(online);
+        }
+        Ok(ServerFrame::Presence { room, user, online }) if here(&room) => {
+            chat.set_online(user, online);
+        }
+        Ok(ServerFrame::Typing { room, user }) if here(&room) => {
+            let mine = chat
+                .me
+                .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == user.id));
+            if !mine {
+                chat.show_typing(user, now_ms() + TYPING_SHOWN_MS as f64);
+            }
+        }
+        Ok(ServerFrame::Members { .. } | ServerFrame::Presence { .. } | ServerFrame::Typing { .. }) => {}
+        Ok(ServerFrame::Notice { text, from, .. }) => {
+            chat.add_notice(text, from);
+            let key = chat.notices.with_untracked(|n| n.last().map_or(0, |n| n.key));
+            let _ = set_timeout_with_handle(move || chat.dismiss_notice(key), NOTICE_SHOWN);
+        }
+        Ok(ServerFrame::RoomAdded { room }) => {
+            let name = room.name.clone();
+            let asked = room.with.as_ref().map(|w| w.id.clone());
+            chat.add_room(room);
+            if asked.is_some() && chat.opening_dm.get_untracked() == asked {
+                chat.opening_dm.set(None);
+                go_to_room(&name);
+                return;
+            }
+            send_frame(&ClientFrame::Join {
+                room: name,
+                since: None,
+            });
+        }
+        Ok(ServerFrame::Left { room }) => {
+            chat.rooms.update(|rooms| rooms.retain(|r| r.name != room));
+        }
         Ok(ServerFrame::Welcome {
             user, heartbeat, ..
         }) => {
@@ -236,9 +337,11 @@ fn handle_frame(chat: Chat, text: &str) {
                 chat.me.set(Some(user));
             }
         }
-        Ok(ServerFrame::Message(message)) => chat.receive(message),
+        Ok(ServerFrame::Message(message)) => {
+            chat.receive(message);
+            schedule_read(chat);
+        }
         Ok(ServerFrame::Ack { client_id, .. }) => chat.acknowledge(&client_id),
-        Ok(ServerFrame::Joined { .. }) => {}
         Ok(ServerFrame::Ping { t }) => {
             send_frame(&ClientFrame::Pong { t });
         }
@@ -252,6 +355,47 @@ fn handle_frame(chat: Chat, text: &str) {
         }) => reload_latest(chat),
         Ok(ServerFrame::Error { message, .. }) => chat.notice.set(Some(message)),
         Err(err) => leptos::logging::warn!("ignoring a frame this page does not understand: {err}"),
+    }
+}
+
+/// Counts what another room received since its last known seq as unread.
+fn note_head(chat: Chat, room: &str, head: u64) {
+    let previous = HEADS.with_borrow_mut(|heads| heads.insert(room.to_owned(), head));
+    match previous {
+        Some(previous) if head > previous => chat.count_unread(room, head - previous),
+        // First news of the room: its unread count came with the page.
+        _ => {}
+    }
+}
+
+/// Tells the server, soon, that the person has read the open room up to its last message
+/// (only while the page is visible: a background tab has not been read).
+fn schedule_read(chat: Chat) {
+    if let Some(handle) = READ_TIMER.take() {
+        READ_TIMER.set(Some(handle));
+        return;
+    }
+    let send_read = move || {
+        READ_TIMER.set(None);
+        let visible = web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+        if visible && chat.last_seq() > 0 {
+            send_frame(&ClientFrame::Read {
+                room: chat.room.with_value(Clone::clone),
+                seq: chat.last_seq(),
+            });
+        }
+    };
+    if let Ok(handle) = set_timeout_with_handle(send_read, READ_AFTER) {
+        READ_TIMER.set(Some(handle));
+    }
+}
+
+/// Full navigation to a room's page: it renders on the server with its history.
+pub fn go_to_room(room: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(&format!("/r/{room}"));
     }
 }
 
@@ -313,6 +457,7 @@ fn tick(chat: Chat) {
         chat.buffered_bytes.set(buffered);
     }
     show_countdown(chat);
+    chat.expire_typing(now_ms());
 }
 
 fn show_countdown(chat: Chat) {

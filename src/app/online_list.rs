@@ -1,0 +1,56 @@
+//! Who is online in this room (each person once, however many tabs), with a button to
+//! message them directly.
+
+use leptos::prelude::*;
+
+use crate::app::Chat;
+use crate::protocol::User;
+
+#[component]
+pub fn OnlineList() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    view! {
+        <section class="online" aria-label="Online">
+            <h2>"Online " <span class="count">{move || chat.online.with(Vec::len)}</span></h2>
+            <ul>
+                <For
+                    each=move || chat.online.get()
+                    key=|user| user.id.clone()
+                    children=move |user: User| view! { <Person user/> }
+                />
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Person(user: User) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let id = user.id.clone();
+    let is_me = move || chat.is_mine(&id);
+    // Anonymous guests (raw clients) cannot be messaged: they have no lasting identity.
+    let reachable = !user.id.starts_with("guest-") || chat.named.get_untracked();
+    let target = user.id.clone();
+    let name = user.name.clone();
+    view! {
+        <li data-user=user.id.clone()>
+            <span class="name">{user.name.clone()}</span>
+            <Show when=move || !is_me() && reachable && chat.named.get()>
+                {
+                    let target = target.clone();
+                    let name = name.clone();
+                    view! {
+                        <button
+                            type="button"
+                            class="dm"
+                            aria-label=format!("Message {name}")
+                            on:click=move |_| chat.open_dm(target.clone())
+                        >
+                            "Message"
+                        </button>
+                    }
+                }
+            </Show>
+        </li>
+    }
+}

@@ -1,0 +1,87 @@
+//! The person's rooms, with unread counts, and a way to open another room.
+//!
+//! Links are full page loads (`rel="external"`): each room's page renders on the server with
+//! its history, and the new page's one socket joins all the rooms again.
+
+use leptos::prelude::*;
+
+use crate::app::Chat;
+use crate::protocol::{check_room_name, RoomEntry, RoomKind};
+
+#[component]
+pub fn RoomList() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let current = chat.room.get_value();
+    let new_room = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        let name = new_room.get_untracked().trim().to_lowercase();
+        if check_room_name(&name).is_err() || crate::protocol::is_dm_room(&name) {
+            ev.prevent_default();
+            problem.set(Some(
+                "A room name is 1 to 64 of a-z, 0-9, - and _ (not starting with dm-).".into(),
+            ));
+        }
+        // Otherwise the form's GET to /r/{name} goes ahead: see `action` below.
+    };
+    view! {
+        <nav class="room-list" aria-label="Rooms">
+            <h2>"Rooms"</h2>
+            <ul>
+                <For
+                    each=move || chat.rooms.get()
+                    key=|room| (room.name.clone(), room.unread)
+                    children=move |room: RoomEntry| {
+                        let is_current = room.name == current;
+                        view! { <RoomLink room is_current/> }
+                    }
+                />
+            </ul>
+            <form
+                class="open-room"
+                method="get"
+                action=move || format!("/r/{}", new_room.get().trim().to_lowercase())
+                on:submit=open
+            >
+                <label>
+                    "Open a room: "
+                    <input
+                        type="text"
+                        aria-label="Room name"
+                        placeholder="team-chat"
+                        maxlength="64"
+                        prop:value=move || new_room.get()
+                        on:input=move |ev| new_room.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit">"Open"</button>
+                <p class="notice" role="alert">{move || problem.get()}</p>
+            </form>
+        </nav>
+    }
+}
+
+#[component]
+fn RoomLink(room: RoomEntry, is_current: bool) -> impl IntoView {
+    let label = match (&room.kind, &room.with) {
+        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
+        (RoomKind::Dm, None) => "@ direct message".to_owned(),
+        (RoomKind::Public, _) => format!("# {}", room.name),
+    };
+    let unread = room.unread;
+    view! {
+        <li>
+            <a
+                href=format!("/r/{}", room.name)
+                rel="external"
+                aria-current=is_current.then_some("page")
+                data-room=room.name.clone()
+            >
+                {label}
+            </a>
+            <Show when=move || { unread > 0 && !is_current }>
+                <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
+            </Show>
+        </li>
+    }
+}
