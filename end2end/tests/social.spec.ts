@@ -107,3 +107,23 @@ test('registering signs in, and logging out in one tab closes the other', async 
   await expect(tab2.getByTestId('who')).toHaveText('Not signed in');
   await context.close();
 });
+
+test('a room opened by name gets its own page and list entry, and leaving takes it off', async ({ browser }) => {
+  const page = await joinAs(browser, person('Opener'));
+  const room = `e2e-${Math.random().toString(36).slice(2, 8)}`;
+  await page.getByRole('textbox', { name: 'Room name' }).fill(room);
+  await page.getByRole('button', { name: 'Open', exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/r/${room}`));
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`# ${room}`);
+  await expectConnected(page);
+  const text = unique('first words');
+  await say(page, text);
+  await expect(item(page, text)).toHaveCount(1);
+  await page.reload();
+  await expect(roomLink(page, `# ${room}`)).toHaveAttribute('aria-current', 'page');
+  await expect(item(page, text)).toHaveCount(1);
+  await expectConnected(page);
+  await page.getByRole('button', { name: 'Leave room' }).click();
+  await expect(page).toHaveURL(/\/r\/lobby$/);
+  await expect(roomLink(page, `# ${room}`)).toHaveCount(0);
+});

@@ -313,6 +313,12 @@ impl Chat {
         let _ = user_id;
     }
 
+    /// Leaves this room (off the room list too), then goes to the lobby.
+    pub fn leave(&self) {
+        #[cfg(feature = "hydrate")]
+        crate::client::socket::leave(*self);
+    }
+
     /// Tries to connect now, skipping the wait of a scheduled reconnect.
     pub fn retry_now(&self) {
         self.connect();

@@ -52,6 +52,8 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
         accounts_allowed,
     } = snapshot;
     let account = me.as_ref().is_some_and(|viewer| viewer.account);
+    // DMs stay listed (leaving one would lock its person out); the lobby is home.
+    let leavable = entry.kind == RoomKind::Public && entry.name != LOBBY;
     let title = match (&entry.kind, &entry.with) {
         (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
         (RoomKind::Dm, None) => "@ direct message".to_owned(),
@@ -88,6 +90,11 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
             <main class="room">
                 <header class="room-header">
                     <h1>{title}</h1>
+                    <Show when=move || leavable && chat.named.get()>
+                        <button type="button" class="leave" on:click=move |_| chat.leave()>
+                            "Leave room"
+                        </button>
+                    </Show>
                     <ConnectionStatus/>
                 </header>
                 <MessageList/>

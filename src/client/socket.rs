@@ -158,6 +158,17 @@ pub fn typing(chat: Chat) {
     }
 }
 
+/// Asks the server to take the open room off the person's list; the page goes to the lobby
+/// once it has (`left`).
+pub fn leave(chat: Chat) {
+    if !send_frame(&ClientFrame::Leave {
+        room: chat.room.with_value(Clone::clone),
+    }) {
+        chat.notice
+            .set(Some("Not connected: try again once the connection is back.".into()));
+    }
+}
+
 /// Asks the server to open a DM with `user_id`; the page goes there once it is open.
 pub fn open_dm(chat: Chat, user_id: String) {
     chat.opening_dm.set(Some(user_id.clone()));
@@ -328,6 +339,9 @@ fn handle_frame(chat: Chat, text: &str) {
         }
         Ok(ServerFrame::Left { room }) => {
             chat.rooms.update(|rooms| rooms.retain(|r| r.name != room));
+            if here(&room) {
+                go_to_room(crate::protocol::LOBBY);
+            }
         }
         Ok(ServerFrame::Welcome {
             user, heartbeat, ..
