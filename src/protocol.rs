@@ -107,6 +107,9 @@ pub struct RoomEntry {
     pub with: Option<User>,
     /// Messages after the last one this person has read.
     pub unread: u64,
+    /// The room's last seq when this entry was made: what arrives after it is unread too.
+    #[serde(default)]
+    pub head: u64,
 }
 
 /// One page of a room's history, oldest first: the answer to

@@ -265,6 +265,18 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
         }
     };
 
+    // Keep reading while the server runs: a full pipe would block its logging.
+    let stdout_rest = tokio::spawn(async move {
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).await.unwrap();
+        rest
+    });
+    let stderr_all = tokio::spawn(async move {
+        let mut all = String::new();
+        stderr.read_to_string(&mut all).await.unwrap();
+        all
+    });
+
     // Someone registers, then chats with their session cookie.
     let registered = reqwest::Client::new()
         .post(format!("{url}/api/register"))
@@ -325,11 +337,9 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
 
     send_signal(&child, "-TERM");
     client.close_frame().await;
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).await.unwrap();
-    stderr.read_to_string(&mut rest).await.unwrap();
     child.wait().await.unwrap();
-    printed.push_str(&rest);
+    printed.push_str(&stdout_rest.await.unwrap());
+    printed.push_str(&stderr_all.await.unwrap());
     assert!(
         printed.contains("notice pushed"),
         "debug logs were expected: {printed}"

@@ -86,8 +86,6 @@ async fn a_flood_is_answered_with_rate_limited_and_only_allowed_messages_are_sto
     assert_eq!(acked.len(), 5, "the burst passes: {acked:?}");
     assert_eq!(limited.len(), 3, "the rest is refused, not dropped");
     assert_eq!(server.stored_messages().await.len(), 5);
-    // The connection keeps working: a heartbeat answer is never limited.
-    flooder.send_frame(&ClientFrame::Pong { t: 1 }).await;
 }
 
 #[tokio::test]
@@ -157,6 +155,17 @@ async fn a_dm_is_invisible_and_closed_to_a_third_person() {
         ))
         .await;
     assert_eq!(code, ErrorCode::UnknownRoom);
+    for frame in [
+        format!(r#"{{"type":"typing","room":"{room}"}}"#),
+        format!(r#"{{"type":"read","room":"{room}","seq":1}}"#),
+        format!(r#"{{"type":"leave","room":"{room}"}}"#),
+    ] {
+        assert_eq!(
+            eve.refused(&frame).await.0,
+            ErrorCode::UnknownRoom,
+            "{frame}"
+        );
+    }
     let http = reqwest::Client::new();
     let url = server.url(&format!("/api/rooms/{room}/messages"));
     for cookie in [Some(&eve_cookie), None] {
@@ -168,6 +177,15 @@ async fn a_dm_is_invisible_and_closed_to_a_third_person() {
         assert_eq!(response.status(), 403);
         assert!(!response.text().await.unwrap().contains("just us"));
     }
+    let older = http
+        .post(server.url("/api/load_older"))
+        .header("cookie", &eve_cookie)
+        .form(&[("room", room.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(!older.status().is_success(), "{}", older.status());
+    assert!(!older.text().await.unwrap().contains("just us"));
     let page = http
         .get(server.url(&format!("/r/{room}")))
         .header("cookie", &eve_cookie)
@@ -330,4 +348,35 @@ async fn a_typing_frame_for_a_room_not_joined_is_refused() {
     // Still connected and chatting.
     client.say("ok", "fine").await;
     assert_eq!(client.next_message().await.client_id, "ok");
+}
+
+#[tokio::test]
+async fn a_form_on_another_site_cannot_log_a_visitor_in_or_out() {
+    let server = TestServer::start().await;
+    let cookie = server
+        .account_cookie("Victim", "correct horse battery")
+        .await;
+    let http = reqwest::Client::new();
+    for (path, form) in [
+        ("/api/logout", vec![]),
+        (
+            "/api/login",
+            vec![("name", "Attacker"), ("password", "attacker password")],
+        ),
+        ("/api/choose_name", vec![("name", "Renamed")]),
+    ] {
+        let response = http
+            .post(server.url(path))
+            .header("origin", "https://evil.example")
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        assert!(response.headers().get("set-cookie").is_none(), "{path}");
+    }
+    // The session still works.
+    let client = server.client_with_cookie(&cookie).await;
+    assert_eq!(client.me.name, "Victim");
 }

@@ -50,6 +50,24 @@ async fn one_person_with_two_connections_is_counted_online_once() {
     // Closing one tab changes nothing; the last one takes Ada offline.
     let ada = tab1.me.clone();
     drop(tab1);
+    tokio::time::timeout(common::PATIENCE, async {
+        while server.state.hub.member_count("team") > 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the server sees the first tab go");
+    // Anything the departure had announced would come before this marker.
+    watcher.say_in("team", "marker", "still here?").await;
+    assert_eq!(watcher.next_message().await.client_id, "marker");
+    assert!(
+        !watcher
+            .presence
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Presence { room, .. } if room == "team")),
+        "Ada still has a tab open: {:?}",
+        watcher.presence
+    );
     drop(tab2);
     assert_eq!(
         next_presence_in(&mut watcher, "team").await,

@@ -30,7 +30,7 @@ test('a reload shows the history, and older pages load on demand', async ({ brow
   // client in the page posts them one at a time, as any client may: past the server's rate
   // limit it is told `rate_limited` with a wait, and sends the same client_id again after it.
   const texts = Array.from({ length: 55 }, (_, n) => `${run} #${n + 1}`);
-  const limited = await alice.evaluate(async (texts) => {
+  await alice.evaluate(async (texts) => {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     await new Promise((resolve) => ws.addEventListener('open', resolve, { once: true }));
     const answer = () =>
@@ -44,7 +44,6 @@ test('a reload shows the history, and older pages load on demand', async ({ brow
         };
         ws.addEventListener('message', onMessage);
       });
-    let limited = 0;
     for (const [n, text] of texts.entries()) {
       for (;;) {
         const answered = answer();
@@ -52,15 +51,12 @@ test('a reload shows the history, and older pages load on demand', async ({ brow
         const frame = await answered;
         if (frame.type === 'ack') break;
         if (frame.code !== 'rate_limited') throw new Error(frame.message);
-        limited += 1;
         const wait = Number(/retry in (\d+) ms/.exec(frame.message)?.[1] ?? 100);
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
     ws.close();
-    return limited;
   }, texts);
-  expect(limited, 'more than the burst: some were limited, then sent again').toBeGreaterThan(0);
   await expect(item(alice, `${run} #55`)).toHaveCount(1);
 
   await alice.reload();

@@ -23,11 +23,17 @@ pub fn AccountPanel(account: bool, accounts_allowed: bool) -> impl IntoView {
         }
     });
     let error = move || {
-        [login.value().get().map(|r| r.map(|_| ())), register.value().get().map(|r| r.map(|_| ()))]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
-            .map(|err| err.to_string().replace("error running server function: ", ""))
+        [
+            login.value().get().map(|r| r.map(|_| ())),
+            register.value().get().map(|r| r.map(|_| ())),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|r| r.err())
+        .map(|err| {
+            err.to_string()
+                .replace("error running server function: ", "")
+        })
     };
     let who = move || {
         chat.me.with(|me| match me {

@@ -188,6 +188,7 @@ mod server_side {
                 },
                 with: None,
                 unread: 0,
+                head: hub.head(&room),
             });
         Ok(RoomSnapshot {
             me: identity.map(|identity| Viewer {
@@ -204,10 +205,10 @@ mod server_side {
 
     pub async fn logout() -> Result<(), ServerFnError> {
         let (state, identity) = state_and_viewer().await?;
-        set_cookie(&state.auth.clear_cookie())?;
         let Some(identity) = identity else {
             return Ok(());
         };
+        set_cookie(&state.auth.clear_cookie())?;
         state
             .auth
             .logout(&identity)

@@ -156,7 +156,8 @@ impl Chat {
             .typing
             .with_untracked(|typing| typing.iter().any(|(_, until)| *until <= now));
         if stale {
-            self.typing.update(|typing| typing.retain(|(_, until)| *until > now));
+            self.typing
+                .update(|typing| typing.retain(|(_, until)| *until > now));
         }
     }
 
@@ -178,7 +179,8 @@ impl Chat {
     }
 
     pub fn dismiss_notice(&self, key: u64) {
-        self.notices.update(|notices| notices.retain(|n| n.key != key));
+        self.notices
+            .update(|notices| notices.retain(|n| n.key != key));
     }
 
     /// Shows a stored message in its place by seq, unless it is already shown. A message of
@@ -261,6 +263,12 @@ impl Chat {
     pub fn is_mine(&self, author_id: &str) -> bool {
         self.me
             .with(|me| me.as_ref().is_some_and(|me| me.id == author_id))
+    }
+
+    /// Like [`Chat::is_mine`], outside any reactive context.
+    pub fn is_mine_untracked(&self, author_id: &str) -> bool {
+        self.me
+            .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == author_id))
     }
 
     /// Opens the socket (if not open) and keeps it open.

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::app::api::load_room;
 use crate::app::account::AccountPanel;
+use crate::app::api::load_room;
 use crate::app::composer::Composer;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;

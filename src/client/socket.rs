@@ -164,8 +164,9 @@ pub fn leave(chat: Chat) {
     if !send_frame(&ClientFrame::Leave {
         room: chat.room.with_value(Clone::clone),
     }) {
-        chat.notice
-            .set(Some("Not connected: try again once the connection is back.".into()));
+        chat.notice.set(Some(
+            "Not connected: try again once the connection is back.".into(),
+        ));
     }
 }
 
@@ -173,8 +174,9 @@ pub fn leave(chat: Chat) {
 pub fn open_dm(chat: Chat, user_id: String) {
     chat.opening_dm.set(Some(user_id.clone()));
     if !send_frame(&ClientFrame::OpenDm { user: user_id }) {
-        chat.notice
-            .set(Some("Not connected: try again once the connection is back.".into()));
+        chat.notice.set(Some(
+            "Not connected: try again once the connection is back.".into(),
+        ));
     }
 }
 
@@ -187,21 +189,32 @@ fn join_and_retry(chat: Chat) {
         room: active.clone(),
         since: Some(chat.last_seq()),
     });
-    for room in chat.rooms.with_untracked(|rooms| {
+    let others = chat.rooms.with_untracked(|rooms| {
         rooms
             .iter()
             .map(|r| r.name.clone())
             .filter(|name| *name != active)
             .collect::<Vec<_>>()
-    }) {
+    });
+    join_paced(others, GENERATION.get());
+    resend_unacknowledged(chat);
+}
+
+/// Joins the person's other rooms (live only, for unread counts) a few at a time, below the
+/// server's rate limit, so that someone with many rooms does not spend the burst their
+/// outbox needs after a reconnect.
+fn join_paced(mut rooms: Vec<String>, generation: u64) {
+    const AT_ONCE: usize = 5;
+    const PAUSE: Duration = Duration::from_millis(600);
+    if GENERATION.get() != generation || rooms.is_empty() {
+        return;
+    }
+    let later = rooms.split_off(rooms.len().min(AT_ONCE));
+    for room in rooms {
         send_frame(&ClientFrame::Join { room, since: None });
     }
-    for pending in chat.unacknowledged() {
-        send_frame(&ClientFrame::Send {
-            room: chat.room.with_value(Clone::clone),
-            client_id: pending.client_id,
-            text: pending.text,
-        });
+    if !later.is_empty() {
+        let _ = set_timeout_with_handle(move || join_paced(later, generation), PAUSE);
     }
 }
 
@@ -298,7 +311,12 @@ fn handle_frame(chat: Chat, text: &str) {
     let here = |room: &str| chat.room.with_value(|active| active == room);
     match serde_json::from_str::<ServerFrame>(text) {
         Ok(ServerFrame::Message(message)) if !here(&message.room) => {
-            note_head(chat, &message.room, message.seq);
+            // One's own message, sent from another tab, is read already.
+            if chat.is_mine_untracked(&message.user.id) {
+                HEADS.with_borrow_mut(|heads| heads.insert(message.room.clone(), message.seq));
+            } else {
+                note_head(chat, &message.room, message.seq);
+            }
         }
         Ok(ServerFrame::Joined { room, head }) if !here(&room) => note_head(chat, &room, head),
         Ok(ServerFrame::Joined { .. }) => schedule_read(chat),
@@ -317,14 +335,19 @@ fn handle_frame(chat: Chat, text: &str) {
                 chat.show_typing(user, now_ms() + TYPING_SHOWN_MS as f64);
             }
         }
-        Ok(ServerFrame::Members { .. } | ServerFrame::Presence { .. } | ServerFrame::Typing { .. }) => {}
+        Ok(
+            ServerFrame::Members { .. } | ServerFrame::Presence { .. } | ServerFrame::Typing { .. },
+        ) => {}
         Ok(ServerFrame::Notice { text, from, .. }) => {
             chat.add_notice(text, from);
-            let key = chat.notices.with_untracked(|n| n.last().map_or(0, |n| n.key));
+            let key = chat
+                .notices
+                .with_untracked(|n| n.last().map_or(0, |n| n.key));
             let _ = set_timeout_with_handle(move || chat.dismiss_notice(key), NOTICE_SHOWN);
         }
         Ok(ServerFrame::RoomAdded { room }) => {
             let name = room.name.clone();
+            HEADS.with_borrow_mut(|heads| heads.entry(name.clone()).or_insert(room.head));
             let asked = room.with.as_ref().map(|w| w.id.clone());
             chat.add_room(room);
             if asked.is_some() && chat.opening_dm.get_untracked() == asked {
@@ -367,18 +390,53 @@ fn handle_frame(chat: Chat, text: &str) {
             code: ErrorCode::SeqBeyondHead,
             ..
         }) => reload_latest(chat),
+        Ok(ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message,
+        }) => {
+            // Sends refused for now go out again, with their client_ids, after the wait.
+            let wait = message
+                .split("retry in ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .unwrap_or(1_000);
+            let _ = set_timeout_with_handle(
+                move || resend_unacknowledged(chat),
+                Duration::from_millis(wait),
+            );
+        }
         Ok(ServerFrame::Error { message, .. }) => chat.notice.set(Some(message)),
         Err(err) => leptos::logging::warn!("ignoring a frame this page does not understand: {err}"),
     }
 }
 
-/// Counts what another room received since its last known seq as unread.
+/// Counts what another room received since its last known seq as unread. The page's room
+/// list says each room's head as it was rendered, so nothing between the render and the
+/// socket's join is missed.
 fn note_head(chat: Chat, room: &str, head: u64) {
-    let previous = HEADS.with_borrow_mut(|heads| heads.insert(room.to_owned(), head));
-    match previous {
-        Some(previous) if head > previous => chat.count_unread(room, head - previous),
-        // First news of the room: its unread count came with the page.
-        _ => {}
+    let rendered = chat
+        .rooms
+        .with_untracked(|rooms| rooms.iter().find(|r| r.name == room).map(|r| r.head));
+    let previous = HEADS.with_borrow_mut(|heads| {
+        let known = heads
+            .entry(room.to_owned())
+            .or_insert(rendered.unwrap_or(head));
+        std::mem::replace(known, head.max(*known))
+    });
+    if head > previous {
+        chat.count_unread(room, head - previous);
+    }
+}
+
+/// Sends the outbox's unacknowledged messages again (same client_ids: stored once).
+fn resend_unacknowledged(chat: Chat) {
+    for pending in chat.unacknowledged() {
+        send_frame(&ClientFrame::Send {
+            room: chat.room.with_value(Clone::clone),
+            client_id: pending.client_id,
+            text: pending.text,
+        });
     }
 }
 

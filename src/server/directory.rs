@@ -190,12 +190,14 @@ impl Directory {
                 _ => None,
             };
             has_lobby |= name == LOBBY;
-            let unread = head(&name).saturating_sub(last_read);
+            let room_head = head(&name);
+            let unread = room_head.saturating_sub(last_read);
             list.push(RoomEntry {
                 name,
                 kind,
                 with,
                 unread,
+                head: room_head,
             });
         }
         if !has_lobby {
@@ -204,6 +206,7 @@ impl Directory {
                 kind: RoomKind::Public,
                 with: None,
                 unread: 0,
+                head: head(LOBBY),
             });
         }
         list.sort_by(|a, b| (a.name != LOBBY, &a.name).cmp(&(b.name != LOBBY, &b.name)));

@@ -7,7 +7,10 @@
 //! A request without `Origin` is not from a browser page (websocat, a bot): it carries no
 //! ambient cookies to abuse, and is let through.
 
-use axum::http::{header, HeaderMap};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 /// Whether the upgrade's `Origin` may connect. `allowed` holds origins such as
 /// `https://chat.example.com`; empty means same-origin only.
@@ -30,6 +33,26 @@ pub fn is_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
+/// Middleware: a cross-site POST (a form on another site posting to our log in, log out or
+/// name forms) is refused with 403. `SameSite=Lax` keeps the cookie off such requests, but
+/// the browser would still take a `Set-Cookie` from the answer: logging the victim in as the
+/// attacker, or out. Requests with a bearer token (the push API) carry no ambient
+/// credentials and are left alone.
+pub async fn refuse_cross_site_posts(
+    allowed: Vec<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let cookie_authenticated = !request.headers().contains_key(header::AUTHORIZATION);
+    if request.method() == Method::POST
+        && cookie_authenticated
+        && !is_allowed(request.headers(), &allowed)
+    {
+        return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+    }
+    next.run(request).await
 }
 
 #[cfg(test)]

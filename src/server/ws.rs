@@ -24,7 +24,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use crate::protocol::{
     close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
 };
-use crate::server::auth::Identity;
+use crate::server::auth::{Auth, Identity};
 use crate::server::clock::unix_millis;
 use crate::server::committer::{CommitError, Committer};
 use crate::server::connections::{Admission, Connections};
@@ -106,6 +106,7 @@ pub async fn upgrade(
         identity,
         _admission: admission,
         hub: state.hub.clone(),
+        auth: state.auth.clone(),
         directory: state.directory.clone(),
         connections: state.connections.clone(),
         store: state.store.clone(),
@@ -149,6 +150,7 @@ pub struct Session {
     /// This connection's place under the person's socket cap, given back as it ends.
     pub _admission: Admission,
     pub hub: Arc<Hub>,
+    pub auth: Arc<Auth>,
     pub directory: Arc<Directory>,
     pub connections: Arc<Connections>,
     pub store: Arc<dyn Store>,
@@ -206,6 +208,11 @@ impl Session {
         // sees that it has begun.
         if self.shutdown.has_begun() {
             subscriber.stop(Stop::ShuttingDown);
+        }
+        // Likewise for logout: one that ended the session while this upgrade was under way
+        // swept the registry before this connection was in it.
+        if !self.auth.still_valid(&self.identity).await.unwrap_or(true) {
+            subscriber.stop(Stop::LoggedOut);
         }
         let mut connection = Connection {
             subscriber,
@@ -626,6 +633,7 @@ impl Session {
                     kind: RoomKind::Dm,
                     with: Some(with.clone()),
                     unread: 0,
+                    head: self.hub.head(&room),
                 },
             };
             self.connections.send(&added.to_json(), Some(to));

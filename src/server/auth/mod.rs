@@ -148,6 +148,15 @@ impl Auth {
         self.start(user, IdentityKind::Account).await
     }
 
+    /// Whether `identity`'s session still exists (a socket that registered while its session
+    /// was being ended must not outlive it). Anonymous guests have none to lose.
+    pub async fn still_valid(&self, identity: &Identity) -> Result<bool, StoreError> {
+        match &identity.session {
+            Some(session) => Ok(self.sessions.resolve(session).await?.is_some()),
+            None => Ok(true),
+        }
+    }
+
     /// Ends the identity's session. The caller closes the person's sockets.
     pub async fn logout(&self, identity: &Identity) -> Result<(), StoreError> {
         match &identity.session {
@@ -157,7 +166,7 @@ impl Auth {
     }
 
     async fn start(&self, user: User, kind: IdentityKind) -> Result<(Identity, String), AuthError> {
-        let session = self.sessions.create(user.clone(), kind).await?;
+        let session = self.sessions.create(&user, kind).await?;
         let cookie = self.cookie_header(&self.signer.sign(&session), COOKIE_MAX_AGE_SECS);
         Ok((
             Identity {
