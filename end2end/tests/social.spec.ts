@@ -43,7 +43,13 @@ test('two people talk in a DM that a third can neither see nor open', async ({ b
 test('a typing indicator appears for the others and goes away on its own', async ({ browser }) => {
   const typistName = person('Typist');
   const typist = await joinAs(browser, typistName);
-  const reader = await joinAs(browser, person('Reader'));
+  const readerName = person('Reader');
+  const reader = await joinAs(browser, readerName);
+  // Arrivals are announced, and the newcomer is listed online.
+  await expect(typist.getByTestId('presence-note')).toHaveText(`${readerName} joined`);
+  await expect(
+    typist.getByRole('region', { name: 'Online' }).getByText(readerName, { exact: true }),
+  ).toBeVisible();
   const indicator = reader.getByTestId('typing');
   await expect(indicator).toHaveText('');
 

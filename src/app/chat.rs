@@ -55,6 +55,8 @@ pub struct Chat {
     pub notices: RwSignal<Vec<Notice>>,
     /// The person asked for a DM with this user id: go there once it is opened.
     pub opening_dm: RwSignal<Option<String>>,
+    /// The latest arrival or departure here ("Ada joined"), shown beside the conversation.
+    pub presence_note: RwSignal<Option<String>>,
 }
 
 /// A notice a backend pushed, as shown on the page.
@@ -102,6 +104,7 @@ impl Chat {
             typing: RwSignal::new(Vec::new()),
             notices: RwSignal::new(Vec::new()),
             opening_dm: RwSignal::new(None),
+            presence_note: RwSignal::new(None),
         }
     }
 
@@ -130,6 +133,8 @@ impl Chat {
     /// `user` came online (`true`) or went offline here.
     pub fn set_online(&self, user: User, online: bool) {
         let id = user.id.clone();
+        let verb = if online { "joined" } else { "left" };
+        self.presence_note.set(Some(format!("{} {verb}", user.name)));
         self.online.update(|people| {
             people.retain(|p| p.id != user.id);
             if online {

@@ -19,5 +19,10 @@ pub fn TypingIndicator() -> impl IntoView {
             }
         })
     };
-    view! { <p class="typing" aria-live="polite" data-testid="typing">{words}</p> }
+    view! {
+        <p class="typing" aria-live="polite" data-testid="typing">{words}</p>
+        <p class="presence-note" aria-live="polite" data-testid="presence-note">
+            {move || chat.presence_note.get()}
+        </p>
+    }
 }

@@ -347,7 +347,9 @@ fn handle_frame(chat: Chat, text: &str) {
         }
         Ok(ServerFrame::RoomAdded { room }) => {
             let name = room.name.clone();
-            HEADS.with_borrow_mut(|heads| heads.entry(name.clone()).or_insert(room.head));
+            HEADS.with_borrow_mut(|heads| {
+                heads.entry(name.clone()).or_insert(room.head);
+            });
             let asked = room.with.as_ref().map(|w| w.id.clone());
             chat.add_room(room);
             if asked.is_some() && chat.opening_dm.get_untracked() == asked {
