@@ -176,7 +176,9 @@ async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
 async fn websocket_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config::with_database(dir.path().join("server.db"));
+    let mut config = Config::with_database(dir.path().join("server.db"));
+    // One client at 1,000 messages/s: far past the per-connection limit meant for people.
+    config.rate_limit_per_sec = 0;
     let options = leptos::prelude::LeptosOptions::builder()
         .output_name("huddle")
         .build();
@@ -196,11 +198,18 @@ async fn websocket_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
             let Some(Ok(Message::Text(text))) = stream.next().await else {
                 break;
             };
-            if let Ok(ServerFrame::Ack { client_id, .. }) = serde_json::from_str(text.as_str()) {
-                let n: u32 = client_id.trim_start_matches("c-").parse().unwrap();
-                let intended = start + interval * n;
-                let micros = (tokio::time::Instant::now() - intended).as_micros() as u64;
-                histogram.record(micros.max(1)).unwrap();
+            match serde_json::from_str(text.as_str()) {
+                Ok(ServerFrame::Ack { client_id, .. }) => {
+                    let n: u32 = client_id.trim_start_matches("c-").parse().unwrap();
+                    let intended = start + interval * n;
+                    let micros = (tokio::time::Instant::now() - intended).as_micros() as u64;
+                    histogram.record(micros.max(1)).unwrap();
+                }
+                // A refused send would make the figures a sample of the lucky ones.
+                Ok(ServerFrame::Error { code, message }) => {
+                    panic!("the server refused a probe ({code:?}): {message}")
+                }
+                _ => {}
             }
         }
         histogram
@@ -212,7 +221,9 @@ async fn websocket_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
         );
         sink.send(Message::text(frame)).await.unwrap();
     }
-    reader.await.unwrap()
+    let histogram = reader.await.unwrap();
+    assert_eq!(histogram.len(), total as u64, "every probe must be acked");
+    histogram
 }
 
 fn percentiles(h: &Histogram<u64>) -> String {
