@@ -134,7 +134,8 @@ impl Chat {
     pub fn set_online(&self, user: User, online: bool) {
         let id = user.id.clone();
         let verb = if online { "joined" } else { "left" };
-        self.presence_note.set(Some(format!("{} {verb}", user.name)));
+        self.presence_note
+            .set(Some(format!("{} {verb}", user.name)));
         self.online.update(|people| {
             people.retain(|p| p.id != user.id);
             if online {

@@ -30,6 +30,13 @@ pub struct Admission {
     user_id: Arc<str>,
 }
 
+impl Admission {
+    /// The admitted person's id, shared rather than copied.
+    pub fn user_id(&self) -> Arc<str> {
+        self.user_id.clone()
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         let mut state = self.connections.lock();
@@ -64,10 +71,10 @@ impl Connections {
 
     /// Adds a connection of `user_id`; the socket task removes it with
     /// [`Connections::remove`] as it ends.
-    pub fn add(&self, user_id: &str, subscriber: Subscriber) {
+    pub fn add(&self, user_id: Arc<str>, subscriber: Subscriber) {
         self.lock()
             .live
-            .insert(subscriber.id, (Arc::from(user_id), subscriber));
+            .insert(subscriber.id, (user_id, subscriber));
     }
 
     pub fn remove(&self, id: ConnectionId) {
@@ -140,8 +147,8 @@ mod tests {
         let connections = Connections::new();
         let (a, mailbox_a) = mailbox(1, 4);
         let (b, mailbox_b) = mailbox(2, 4);
-        connections.add("u-a", a);
-        connections.add("u-b", b);
+        connections.add("u-a".into(), a);
+        connections.add("u-b".into(), b);
         connections.remove(2);
         assert_eq!(connections.len(), 1);
         connections.stop_all(Stop::ShuttingDown);
@@ -155,9 +162,9 @@ mod tests {
         let (a1, mut tab1) = mailbox(1, 4);
         let (a2, tab2) = mailbox(2, 4);
         let (b, mut other) = mailbox(3, 4);
-        connections.add("u-a", a1);
-        connections.add("u-a", a2);
-        connections.add("u-b", b);
+        connections.add("u-a".into(), a1);
+        connections.add("u-a".into(), a2);
+        connections.add("u-b".into(), b);
         assert_eq!(connections.send("{}", Some("u-a")), 2);
         assert!(tab1.try_recv().is_some());
         assert!(other.try_recv().is_none());

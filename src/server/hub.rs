@@ -57,7 +57,7 @@ struct Room {
 struct RoomState {
     members: HashMap<ConnectionId, Member>,
     /// Each person online here, with how many of their connections are members.
-    online: HashMap<Arc<str>, Online>,
+    online: HashMap<Person, u32>,
     /// Seq of the last message published.
     head: u64,
 }
@@ -67,9 +67,29 @@ struct Member {
     user: Arc<User>,
 }
 
-struct Online {
-    user: Arc<User>,
-    connections: u32,
+/// A person as a map key: their user, shared with the member entries (no copy of the id),
+/// compared and hashed by id, so a lookup by id finds them.
+struct Person(Arc<User>);
+
+impl PartialEq for Person {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Person {}
+
+impl std::hash::Hash for Person {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that `Borrow<str>` lookups agree.
+        self.0.id.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Person {
+    fn borrow(&self) -> &str {
+        &self.0.id
+    }
 }
 
 impl Hub {
@@ -135,23 +155,17 @@ impl Hub {
             },
         );
         if !rejoined {
-            let online = state
-                .online
-                .entry(Arc::from(user.id.as_str()))
-                .or_insert_with(|| Online {
-                    user: user.clone(),
-                    connections: 0,
-                });
-            online.connections += 1;
-            if online.connections == 1 {
+            let connections = state.online.entry(Person(user.clone())).or_insert(0);
+            *connections += 1;
+            if *connections == 1 {
                 self.announce(&room, &mut state, user, true, Some(id));
             }
         }
         let online = if state.members.len() <= self.presence_limit {
             state
                 .online
-                .values()
-                .map(|o| User::clone(&o.user))
+                .keys()
+                .map(|person| User::clone(&person.0))
                 .collect()
         } else {
             Vec::new()
@@ -199,9 +213,9 @@ impl Hub {
             return;
         };
         let gone = match state.online.get_mut(member.user.id.as_str()) {
-            Some(online) => {
-                online.connections -= 1;
-                online.connections == 0
+            Some(connections) => {
+                *connections -= 1;
+                *connections == 0
             }
             None => false,
         };

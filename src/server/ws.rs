@@ -24,7 +24,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use crate::protocol::{
     close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
 };
-use crate::server::auth::{Auth, Identity};
+use crate::server::auth::Auth;
 use crate::server::clock::unix_millis;
 use crate::server::committer::{CommitError, Committer};
 use crate::server::connections::{Admission, Connections};
@@ -90,20 +90,31 @@ pub async fn upgrade(
             );
         }
     };
-    let Some(admission) = state
-        .connections
-        .admit(&identity.user.id, state.config.max_sockets_per_user)
-    else {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many open sockets for this person; close a tab\n",
-        );
+    // Anonymous guests get a new id per connection, so a cap per person cannot bind them;
+    // only people with a session are counted (and spared the bookkeeping otherwise).
+    let admission = match &identity.session {
+        Some(_) => match state
+            .connections
+            .admit(&identity.user.id, state.config.max_sockets_per_user)
+        {
+            Some(admission) => Some(admission),
+            None => {
+                return refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many open sockets for this person; close a tab\n",
+                )
+            }
+        },
+        None => None,
     };
     let guard = state.shutdown.guard();
     let session = Session {
         id: state.next_connection_id(),
-        user: Arc::new(identity.user.clone()),
-        identity,
+        user_key: admission
+            .as_ref()
+            .map_or_else(|| Arc::from(identity.user.id.as_str()), Admission::user_id),
+        user: Arc::new(identity.user),
+        session: identity.session,
         _admission: admission,
         hub: state.hub.clone(),
         auth: state.auth.clone(),
@@ -144,11 +155,14 @@ pub fn refuse_during_shutdown() -> Response {
 /// Everything a socket task needs besides the socket.
 pub struct Session {
     pub id: ConnectionId,
-    pub identity: Identity,
-    /// The identity's user, shared with the hub's member lists.
+    /// The browser session this connection belongs to; `None` for an anonymous guest.
+    pub session: Option<String>,
+    /// The user's id, shared with the registry of live connections.
+    pub user_key: Arc<str>,
+    /// Who is connected, shared with the hub's member lists.
     pub user: Arc<User>,
     /// This connection's place under the person's socket cap, given back as it ends.
-    pub _admission: Admission,
+    pub _admission: Option<Admission>,
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
     pub directory: Arc<Directory>,
@@ -203,7 +217,8 @@ impl Session {
     {
         tracing::info!(connection = self.id, user = %self.user.name, "connected");
         let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
-        self.connections.add(&self.user.id, subscriber.clone());
+        self.connections
+            .add(self.user_key.clone(), subscriber.clone());
         // Shutdown stops every registered connection; one that registered after that sweep
         // sees that it has begun.
         if self.shutdown.has_begun() {
@@ -211,7 +226,12 @@ impl Session {
         }
         // Likewise for logout: one that ended the session while this upgrade was under way
         // swept the registry before this connection was in it.
-        if !self.auth.still_valid(&self.identity).await.unwrap_or(true) {
+        if !self
+            .auth
+            .still_valid(self.session.as_deref())
+            .await
+            .unwrap_or(true)
+        {
             subscriber.stop(Stop::LoggedOut);
         }
         let mut connection = Connection {
@@ -502,7 +522,7 @@ impl Session {
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
         match self.directory.authorize(&room, &self.user.id).await {
-            Ok(RoomKind::Public) if self.identity.session.is_some() => self
+            Ok(RoomKind::Public) if self.session.is_some() => self
                 .directory
                 .add_to_list(&room, &self.user)
                 .await
@@ -567,7 +587,7 @@ impl Session {
         seq: u64,
     ) -> Result<(), Handling> {
         joined(connection, room)?;
-        if self.identity.session.is_some() {
+        if self.session.is_some() {
             self.directory
                 .mark_read(room, &self.user.id, seq)
                 .await
@@ -589,7 +609,7 @@ impl Session {
         joined(connection, &room)?;
         connection.delivered.remove(&room);
         self.hub.leave([room.as_str()], self.id);
-        if self.identity.session.is_some() {
+        if self.session.is_some() {
             self.directory
                 .remove_from_list(&room, &self.user.id)
                 .await
@@ -600,7 +620,7 @@ impl Session {
 
     /// Opens the DM with `other_id`; both people's connections are told (`room_added`).
     async fn open_dm(&self, other_id: String) -> Result<(), Handling> {
-        if self.identity.session.is_none() {
+        if self.session.is_none() {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "pick a name or log in before opening direct messages",

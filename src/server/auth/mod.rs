@@ -150,8 +150,8 @@ impl Auth {
 
     /// Whether `identity`'s session still exists (a socket that registered while its session
     /// was being ended must not outlive it). Anonymous guests have none to lose.
-    pub async fn still_valid(&self, identity: &Identity) -> Result<bool, StoreError> {
-        match &identity.session {
+    pub async fn still_valid(&self, session: Option<&str>) -> Result<bool, StoreError> {
+        match session {
             Some(session) => Ok(self.sessions.resolve(session).await?.is_some()),
             None => Ok(true),
         }
