@@ -146,32 +146,15 @@ async fn a_busy_port_is_reported_not_panicked_on() {
 
 #[tokio::test]
 async fn info_logs_never_contain_what_people_write() {
-    use std::process::Stdio;
     use tokio::io::AsyncReadExt;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", "127.0.0.1:0", "--log", "info", "--database"])
-        .arg(dir.path().join("huddle.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    // Read the URL, then keep everything the process prints.
-    let mut printed = String::new();
-    let mut buffer = [0u8; 4096];
-    let url = loop {
-        let n = stdout.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "exited early: {printed}");
-        printed.push_str(&String::from_utf8_lossy(&buffer[..n]));
-        if let Some(rest) = printed.split("open ").nth(1) {
-            if let Some(url) = rest.split_whitespace().next() {
-                break url.to_owned();
-            }
-        }
-    };
+    let Logging {
+        mut child,
+        url,
+        mut printed,
+        mut stdout,
+        mut stderr,
+    } = start_logging(&dir.path().join("huddle.db"), "info").await;
     let secret = "my-very-private-words-7f3a";
     let mut client =
         Client::connect(&format!("{}/ws", url.replacen("http://", "ws://", 1)), None).await;
@@ -194,6 +177,50 @@ async fn info_logs_never_contain_what_people_write() {
     );
 }
 
+/// The binary, started with `--log <level>` on `database`, once it has printed its URL;
+/// its output so far is in `printed`, the rest is still to be read from the pipes.
+struct Logging {
+    child: Child,
+    url: String,
+    printed: String,
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+}
+
+async fn start_logging(database: &std::path::Path, level: &str) -> Logging {
+    use std::process::Stdio;
+    use tokio::io::AsyncReadExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["--addr", "127.0.0.1:0", "--log", level, "--database"])
+        .arg(database)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut printed = String::new();
+    let mut buffer = [0u8; 4096];
+    let url = loop {
+        let n = stdout.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "exited early: {printed}");
+        printed.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        if let Some(rest) = printed.split("open ").nth(1) {
+            if let Some(url) = rest.split_whitespace().next() {
+                break url.to_owned();
+            }
+        }
+    };
+    Logging {
+        child,
+        url,
+        printed,
+        stdout,
+        stderr,
+    }
+}
+
 /// Runs `huddle` with `args` and `env` to completion; returns (success, stdout + stderr).
 async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
@@ -210,7 +237,6 @@ async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
 
 #[tokio::test]
 async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works() {
-    use std::process::Stdio;
     use tokio::io::AsyncReadExt;
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("huddle.db");
@@ -236,34 +262,13 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
     );
 
     // The server, logging at debug: more than anyone runs in production.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--log",
-            "debug",
-            "--database",
-            database_arg,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut printed = String::new();
-    let mut buffer = [0u8; 4096];
-    let url = loop {
-        let n = stdout.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "exited early: {printed}");
-        printed.push_str(&String::from_utf8_lossy(&buffer[..n]));
-        if let Some(rest) = printed.split("open ").nth(1) {
-            if let Some(url) = rest.split_whitespace().next() {
-                break url.to_owned();
-            }
-        }
-    };
+    let Logging {
+        mut child,
+        url,
+        mut printed,
+        mut stdout,
+        mut stderr,
+    } = start_logging(&database, "debug").await;
 
     // Keep reading while the server runs: a full pipe would block its logging.
     let stdout_rest = tokio::spawn(async move {

@@ -65,25 +65,13 @@ pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
 #[server(endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<User, ServerFnError> {
     let (state, _) = server_side::state_and_viewer().await?;
-    let (identity, cookie) = state
-        .auth
-        .register(&name, &password)
-        .await
-        .map_err(|err| ServerFnError::new(err.to_string()))?;
-    server_side::set_cookie(&cookie)?;
-    Ok(identity.user)
+    server_side::signed_in(state.auth.register(&name, &password).await)
 }
 
 #[server(endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<User, ServerFnError> {
     let (state, _) = server_side::state_and_viewer().await?;
-    let (identity, cookie) = state
-        .auth
-        .login(&name, &password)
-        .await
-        .map_err(|err| ServerFnError::new(err.to_string()))?;
-    server_side::set_cookie(&cookie)?;
-    Ok(identity.user)
+    server_side::signed_in(state.auth.login(&name, &password).await)
 }
 
 /// Ends the session and closes every socket of the person (all their tabs).
@@ -115,6 +103,15 @@ mod server_side {
             None => None,
         };
         Ok((state, identity))
+    }
+
+    /// The answer to a log in or registration: the person, with their session cookie set.
+    pub fn signed_in(
+        outcome: Result<(Identity, String), crate::server::auth::AuthError>,
+    ) -> Result<crate::protocol::User, ServerFnError> {
+        let (identity, cookie) = outcome.map_err(|err| ServerFnError::new(err.to_string()))?;
+        set_cookie(&cookie)?;
+        Ok(identity.user)
     }
 
     pub fn set_cookie(cookie: &str) -> Result<(), ServerFnError> {
