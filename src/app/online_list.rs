@@ -28,14 +28,14 @@ fn Person(user: User) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let id = user.id.clone();
     let is_me = move || chat.is_mine(&id);
-    // Anonymous guests (raw clients) cannot be messaged: they have no lasting identity.
-    let reachable = !user.id.starts_with("guest-") || chat.named.get_untracked();
     let target = user.id.clone();
     let name = user.name.clone();
     view! {
         <li data-user=user.id.clone()>
             <span class="name">{user.name.clone()}</span>
-            <Show when=move || !is_me() && reachable && chat.named.get()>
+            // Opening a DM needs a session: only a person who picked a name (or logged in)
+            // gets the button. The server refuses a DM with an anonymous raw client.
+            <Show when=move || !is_me() && chat.named.get()>
                 {
                     let target = target.clone();
                     let name = name.clone();

@@ -116,14 +116,6 @@ impl Connections {
             .count()
     }
 
-    /// Whether `user_id` has a live connection.
-    pub fn is_online(&self, user_id: &str) -> bool {
-        self.lock()
-            .live
-            .values()
-            .any(|(user, _)| &**user == user_id)
-    }
-
     pub fn len(&self) -> usize {
         self.lock().live.len()
     }

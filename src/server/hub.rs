@@ -192,15 +192,18 @@ impl Hub {
         let Some(room) = self.existing(room) else {
             return;
         };
-        let frame = ServerFrame::Typing {
-            room: room.name.to_string(),
-            user: user.clone(),
-        };
+        // Serialized once, outside the lock, like a message.
+        let frame = Utf8Bytes::from(
+            ServerFrame::Typing {
+                room: room.name.to_string(),
+                user: user.clone(),
+            }
+            .to_json(),
+        );
         let mut state = room.lock();
         if state.members.len() > self.presence_limit {
             return;
         }
-        let frame = Utf8Bytes::from(frame.to_json());
         self.offer_all(&room, &mut state, &frame, UNSEQUENCED, |member| {
             member.user.id != user.id
         });

@@ -215,11 +215,6 @@ fn guest_user() -> User {
     }
 }
 
-/// Whether `user_id` is a guest's (guests' ids are generated with this prefix).
-pub fn is_guest_id(user_id: &str) -> bool {
-    user_id.starts_with("guest-")
-}
-
 /// The server's cookie-signing key, generated and stored on first use.
 async fn stored_key(pool: &SqlitePool) -> Result<Vec<u8>, StoreError> {
     let fresh = signing::random_bytes::<32>().to_vec();
