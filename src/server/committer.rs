@@ -77,11 +77,11 @@ async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: 
         let count = messages.len();
         match store.append(messages).await {
             Ok(outcomes) => {
-                for outcome in &outcomes {
-                    if let Appended::Stored(message) = outcome {
-                        hub.publish(message);
-                    }
-                }
+                // Retries of stored messages (`Duplicate`) were published the first time.
+                hub.publish_all(outcomes.iter().filter_map(|outcome| match outcome {
+                    Appended::Stored(message) => Some(message),
+                    Appended::Duplicate(_) => None,
+                }));
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }

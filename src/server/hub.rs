@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use axum::extract::ws::Utf8Bytes;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
-use crate::server::mailbox::{ConnectionId, Delivery, Offer, Subscriber, UNSEQUENCED};
+use crate::server::mailbox::{ConnectionId, Offer, Subscriber, UNSEQUENCED};
 
 /// Default of the largest room whose members hear of each other's comings, goings and typing.
 pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
@@ -39,6 +39,8 @@ pub struct Hub {
 /// What a connection learns by joining a room.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Joined {
+    /// The room's name, shared with the hub (connections keep it instead of a copy).
+    pub room: Arc<str>,
     /// The last seq it will *not* receive from the hub (it reads up to here from history).
     pub head: u64,
     /// Who is online in the room, itself included, each person once.
@@ -171,6 +173,7 @@ impl Hub {
             Vec::new()
         };
         Joined {
+            room: room.name.clone(),
             head: state.head,
             online,
         }
@@ -204,7 +207,7 @@ impl Hub {
         if state.members.len() > self.presence_limit {
             return;
         }
-        self.offer_all(&room, &mut state, &frame, UNSEQUENCED, |member| {
+        self.offer_all(&room, &mut state, &[(UNSEQUENCED, frame)], |member| {
             member.user.id != user.id
         });
     }
@@ -246,19 +249,19 @@ impl Hub {
             online,
         };
         let frame = Utf8Bytes::from(frame.to_json());
-        self.offer_all(room, state, &frame, UNSEQUENCED, |member| {
+        self.offer_all(room, state, &[(UNSEQUENCED, frame)], |member| {
             Some(member.subscriber.id) != except
         });
     }
 
-    /// Queues `frame` for every member `to` accepts; evicts those whose queue is full and
-    /// forgets those that are gone (which may announce departures in turn).
+    /// Queues `frames` (seq and serialized frame each) for every member `to` accepts, all
+    /// of them at once per member; evicts those whose queue is full and forgets those that
+    /// are gone (which may announce departures in turn).
     fn offer_all(
         &self,
         room: &Room,
         state: &mut RoomState,
-        frame: &Utf8Bytes,
-        seq: u64,
+        frames: &[(u64, Utf8Bytes)],
         to: impl Fn(&Member) -> bool,
     ) {
         let mut departed = Vec::new();
@@ -266,12 +269,7 @@ impl Hub {
             if !to(member) {
                 continue;
             }
-            let delivery = Delivery {
-                room: room.name.clone(),
-                seq,
-                frame: frame.clone(),
-            };
-            match member.subscriber.offer(delivery) {
+            match member.subscriber.offer_frames(&room.name, frames) {
                 Offer::Queued => {}
                 Offer::Evicted => {
                     tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
@@ -288,15 +286,36 @@ impl Hub {
     /// Queues a stored message for every member of its room, the sender included. Messages
     /// must come in seq order; one at or below the head was already published and is skipped.
     pub fn publish(&self, message: &ChatMessage) {
-        let room = self.room(&message.room);
-        // Serialized once, outside the lock; each member gets a refcounted clone.
-        let frame = Utf8Bytes::from(message.to_frame_json());
-        let mut state = room.lock();
-        if message.seq <= state.head {
-            return;
+        self.publish_all([message]);
+    }
+
+    /// Publishes a batch of stored messages (the committer's group commit), each room's in
+    /// seq order. Each member of a room is handed all of the room's new messages at once, so
+    /// it wakes once and writes them with one flush, instead of once per message.
+    pub fn publish_all<'a>(&self, messages: impl IntoIterator<Item = &'a ChatMessage>) {
+        // Serialized once each, outside any lock; every member gets refcounted clones.
+        let mut by_room: Vec<(&str, Vec<(u64, Utf8Bytes)>)> = Vec::new();
+        let mut slot_of: HashMap<&str, usize> = HashMap::new();
+        for message in messages {
+            let slot = *slot_of.entry(message.room.as_str()).or_insert_with(|| {
+                by_room.push((message.room.as_str(), Vec::new()));
+                by_room.len() - 1
+            });
+            by_room[slot]
+                .1
+                .push((message.seq, Utf8Bytes::from(message.to_frame_json())));
         }
-        state.head = message.seq;
-        self.offer_all(&room, &mut state, &frame, message.seq, |_| true);
+        for (name, mut frames) in by_room {
+            let room = self.room(name);
+            let mut state = room.lock();
+            let head = state.head;
+            frames.retain(|(seq, _)| *seq > head);
+            let Some(&(last, _)) = frames.last() else {
+                continue;
+            };
+            state.head = last;
+            self.offer_all(&room, &mut state, &frames, |_| true);
+        }
     }
 
     /// The last seq published to `room` (0 for a room never used).

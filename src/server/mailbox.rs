@@ -159,6 +159,36 @@ impl Subscriber {
         offer
     }
 
+    /// Offers several frames of one room at once: one lock and at most one wake-up for the
+    /// lot, so a connection handed a committed batch writes it in one go (write coalescing)
+    /// instead of waking, writing and flushing once per frame. All or nothing: if they do
+    /// not all fit, the subscriber is evicted, since a partial batch would be a gap.
+    pub fn offer_frames(&self, room: &Arc<str>, frames: &[(u64, Utf8Bytes)]) -> Offer {
+        let (offer, waker) = {
+            let mut state = self.shared.lock();
+            if state.closed || state.stop.is_some() {
+                return Offer::Gone;
+            }
+            if state.queue.len() + frames.len() > self.shared.capacity {
+                state.stop = Some(Stop::TooSlow);
+                (Offer::Evicted, state.waker.take())
+            } else {
+                state
+                    .queue
+                    .extend(frames.iter().map(|(seq, frame)| Delivery {
+                        room: room.clone(),
+                        seq: *seq,
+                        frame: frame.clone(),
+                    }));
+                (Offer::Queued, state.waker.take())
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        offer
+    }
+
     /// Tells the connection to end. The first reason given wins.
     pub fn stop(&self, why: Stop) {
         let waker = {
@@ -300,6 +330,38 @@ mod tests {
         assert_eq!(
             poll_once(&mut mailbox, &waker).0,
             Poll::Ready(Received::Stopped(Stop::TooSlow))
+        );
+    }
+
+    #[test]
+    fn a_batch_of_frames_is_queued_with_one_wake_up_or_evicts_whole() {
+        let (sub, mut mailbox) = mailbox(1, 4);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
+        let room: Arc<str> = Arc::from("lobby");
+        let frames: Vec<(u64, Utf8Bytes)> = (1..=3)
+            .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
+            .collect();
+        assert_eq!(sub.offer_frames(&room, &frames), Offer::Queued);
+        assert_eq!(
+            waker.0.load(Ordering::SeqCst),
+            1,
+            "one wake-up for the batch"
+        );
+        assert_eq!(
+            poll_once(&mut mailbox, &waker),
+            (Poll::Ready(Received::Frames(2)), vec![1, 2])
+        );
+        // One slot used, three free: a batch of four does not fit, and no part of it is queued.
+        let four: Vec<(u64, Utf8Bytes)> = (4..=7)
+            .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
+            .collect();
+        assert_eq!(sub.offer_frames(&room, &four), Offer::Evicted);
+        assert_eq!(mailbox.stopped(), Some(Stop::TooSlow));
+        assert_eq!(mailbox.try_recv().map(|d| d.seq), Some(3));
+        assert!(
+            mailbox.try_recv().is_none(),
+            "nothing of the evicting batch was queued"
         );
     }
 

@@ -13,10 +13,11 @@ use crate::server::config::Config;
 use crate::server::ws::Ending;
 
 /// Bytes read from the kernel per read call, allocated up front by every connection. Clients
-/// send little (a chat line, a ping), so 1 KiB holds a typical burst; larger messages are read
-/// in several calls rather than paid for by every idle connection (4 KiB here cost 3 KiB more
-/// per connection at 19,000 idle connections; see docs/benchmarks.md).
-const READ_BUFFER_BYTES: usize = 1024;
+/// send little (a chat line of a few hundred bytes, a pong), so 512 bytes hold one; a larger
+/// message gets room for its whole length once its header is read, and is read in several
+/// calls, rather than paid for by every idle connection (each halving of this buffer saved
+/// its size again per connection at 19,000 idle connections; see docs/benchmarks.md).
+const READ_BUFFER_BYTES: usize = 512;
 
 /// Bytes buffered before tungstenite writes to the kernel. Coalesced frames (see
 /// `MAX_FRAMES_PER_FLUSH` in ws.rs) fill it; a flush writes whatever is there.

@@ -7,9 +7,7 @@
 //! close is clean on both sides.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -18,7 +16,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::protocol::{
@@ -35,8 +32,10 @@ use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::mailbox::{
     mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, UNSEQUENCED,
 };
+use crate::server::pending_acks::PendingAcks;
 use crate::server::rate_limit::TokenBucket;
-use crate::server::shutdown::Shutdown;
+use crate::server::room_cursors::RoomCursors;
+use crate::server::shutdown::{Shutdown, SocketGuard};
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage, Store, StoreError};
 use crate::server::{origin, socket_policy};
@@ -107,9 +106,9 @@ pub async fn upgrade(
         },
         None => None,
     };
-    let guard = state.shutdown.guard();
     let session = Session {
         id: state.next_connection_id(),
+        _guard: state.shutdown.guard(),
         user_key: admission
             .as_ref()
             .map_or_else(|| Arc::from(identity.user.id.as_str()), Admission::user_id),
@@ -133,9 +132,12 @@ pub async fn upgrade(
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
-        .on_upgrade(move |socket: WebSocket| async move {
-            let _guard = guard;
-            session.run(socket).await;
+        .on_upgrade(move |socket: WebSocket| {
+            // A task of its own rather than axum's upgrade task: that one's future keeps the
+            // finished handshake's state (about 2.5 KiB) for as long as it runs, and a chat
+            // connection runs for hours, mostly idle.
+            tokio::spawn(session.run(socket));
+            std::future::ready(())
         })
 }
 
@@ -163,6 +165,8 @@ pub struct Session {
     pub user: Arc<User>,
     /// This connection's place under the person's socket cap, given back as it ends.
     pub _admission: Option<Admission>,
+    /// Keeps shutdown waiting until this connection has closed.
+    pub _guard: SocketGuard,
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
     pub directory: Arc<Directory>,
@@ -194,16 +198,14 @@ pub enum Ending {
 }
 
 /// A send waiting for its commit: the client_id it answers, and the outcome.
-type AckFuture = Pin<Box<dyn Future<Output = (String, Result<Appended, CommitError>)> + Send>>;
 
 /// What the socket task tracks about one connection while it runs.
 struct Connection {
     subscriber: Subscriber,
-    /// Per joined room, the last seq sent to this client. Hub deliveries at or below it were
-    /// already sent while catching up, and are skipped.
-    delivered: HashMap<String, u64>,
+    /// Per joined room, the last seq sent to this client.
+    delivered: RoomCursors,
     /// Sends in submission order; acks go out in that order.
-    acks: FuturesOrdered<AckFuture>,
+    acks: PendingAcks,
     /// Frames the client may still send before it is rate limited; `None`: no limit.
     allowance: Option<TokenBucket>,
 }
@@ -211,44 +213,55 @@ struct Connection {
 impl Session {
     /// Runs the connection to its end. Generic over the socket so that it can be driven by
     /// in-memory channels in tests.
-    pub async fn run<S>(self, mut socket: S)
+    ///
+    /// An idle connection's memory is mostly this future, so it is shaped to be small: a plain
+    /// function returning an `async move` block (an `async fn` keeps a second copy of its
+    /// arguments), the chat loop awaited through a pinned local (awaiting a future by value
+    /// keeps a second copy of it; rust-lang/rust#62958), and the one-off steps boxed.
+    pub fn run<S>(self, mut socket: S) -> impl Future<Output = ()> + Send
     where
-        S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+        S: Stream<Item = Result<Message, axum::Error>>
+            + Sink<Message, Error = axum::Error>
+            + Unpin
+            + Send,
     {
-        tracing::info!(connection = self.id, user = %self.user.name, "connected");
-        let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
-        self.connections
-            .add(self.user_key.clone(), subscriber.clone());
-        // Shutdown stops every registered connection; one that registered after that sweep
-        // sees that it has begun.
-        if self.shutdown.has_begun() {
-            subscriber.stop(Stop::ShuttingDown);
+        async move {
+            tracing::info!(connection = self.id, user = %self.user.name, "connected");
+            let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
+            self.connections
+                .add(self.user_key.clone(), subscriber.clone());
+            // Shutdown stops every registered connection; one that registered after that
+            // sweep sees that it has begun.
+            if self.shutdown.has_begun() {
+                subscriber.stop(Stop::ShuttingDown);
+            }
+            // Likewise for logout: one that ended the session while this upgrade was under
+            // way swept the registry before this connection was in it.
+            if !Box::pin(self.auth.still_valid(self.session.as_deref()))
+                .await
+                .unwrap_or(true)
+            {
+                subscriber.stop(Stop::LoggedOut);
+            }
+            let mut connection = Connection {
+                subscriber,
+                delivered: RoomCursors::default(),
+                acks: PendingAcks::default(),
+                allowance: (self.rate_per_sec > 0)
+                    .then(|| TokenBucket::new(self.rate_per_sec, self.rate_burst, Instant::now())),
+            };
+            let ending = {
+                let chat = std::pin::pin!(self.chat(&mut socket, &mut mailbox, &mut connection));
+                chat.await
+            };
+            self.hub.leave(connection.delivered.rooms(), self.id);
+            self.connections.remove(self.id);
+            // Frames still queued are dropped with the mailbox: the close code tells the
+            // client.
+            drop(mailbox);
+            tracing::info!(connection = self.id, ending = ?ending, "disconnecting");
+            Box::pin(close(socket, ending)).await;
         }
-        // Likewise for logout: one that ended the session while this upgrade was under way
-        // swept the registry before this connection was in it.
-        if !self
-            .auth
-            .still_valid(self.session.as_deref())
-            .await
-            .unwrap_or(true)
-        {
-            subscriber.stop(Stop::LoggedOut);
-        }
-        let mut connection = Connection {
-            subscriber,
-            delivered: HashMap::new(),
-            acks: FuturesOrdered::new(),
-            allowance: (self.rate_per_sec > 0)
-                .then(|| TokenBucket::new(self.rate_per_sec, self.rate_burst, Instant::now())),
-        };
-        let ending = self.chat(&mut socket, &mut mailbox, &mut connection).await;
-        self.hub
-            .leave(connection.delivered.keys().map(String::as_str), self.id);
-        self.connections.remove(self.id);
-        // Frames still queued are dropped with the mailbox: the close code tells the client.
-        drop(mailbox);
-        tracing::info!(connection = self.id, ending = ?ending, "disconnecting");
-        close(socket, ending).await;
     }
 
     async fn chat<S>(
@@ -262,11 +275,10 @@ impl Session {
     {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
         // once; a page then sends `join` with the last seq it holds to catch up.
-        let head = self
+        let lobby = self
             .hub
-            .join(LOBBY, connection.subscriber.clone(), &self.user)
-            .head;
-        connection.delivered.insert(LOBBY.to_owned(), head);
+            .join(LOBBY, connection.subscriber.clone(), &self.user);
+        connection.delivered.insert(lobby.room, lobby.head);
         let welcome = ServerFrame::Welcome {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
@@ -275,7 +287,10 @@ impl Session {
                 timeout_ms: self.heartbeat_timeout.as_millis() as u64,
             },
         };
-        if send_json(socket, welcome.to_json()).await.is_err() {
+        if Box::pin(send_json(socket, welcome.to_json()))
+            .await
+            .is_err()
+        {
             return Ending::Vanished;
         }
         // Grown by the first delivery, not up front: most connections sit idle most of the
@@ -298,7 +313,7 @@ impl Session {
                 biased;
                 received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => match received {
                     Received::Frames(_) => {
-                        self.write(mailbox, write_batch(socket, &mut batch, &mut connection.delivered)).await
+                        Box::pin(self.write(mailbox, write_batch(socket, &mut batch, &mut connection.delivered))).await
                     }
                     Received::Stopped(Stop::TooSlow) => return too_slow(),
                     Received::Stopped(Stop::LoggedOut) => {
@@ -310,8 +325,8 @@ impl Session {
                         return Box::pin(self.drain(socket, mailbox, connection)).await;
                     }
                 },
-                Some((client_id, outcome)) = connection.acks.next(), if !connection.acks.is_empty() => {
-                    self.write(mailbox, send_json(socket, ack_or_error(client_id, outcome))).await
+                Some(answer) = connection.acks.next(), if !connection.acks.is_empty() => {
+                    Box::pin(self.write(mailbox, send_json(socket, answer))).await
                 }
                 () = &mut beat => {
                     let outcome = match heartbeat.due(Instant::now()) {
@@ -319,7 +334,7 @@ impl Session {
                             if mailbox.release_idle_buffer() {
                                 batch = Vec::new();
                             }
-                            self.write(mailbox, ping(socket)).await
+                            Box::pin(self.write(mailbox, ping(socket))).await
                         }
                         Some(Beat::Expired) => {
                             return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
@@ -341,7 +356,7 @@ impl Session {
                             Box::pin(self.handle_text(socket, connection, text.as_str())).await
                         }
                         Some(Ok(Message::Binary(_))) => {
-                            send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json()).await
+                            Box::pin(send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json())).await
                         }
                         // tungstenite answers pings itself.
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
@@ -398,9 +413,9 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        while let Some((client_id, outcome)) = connection.acks.next().await {
+        while let Some(answer) = connection.acks.next().await {
             if self
-                .write(mailbox, send_json(socket, ack_or_error(client_id, outcome)))
+                .write(mailbox, send_json(socket, answer))
                 .await
                 .is_err()
             {
@@ -503,9 +518,9 @@ impl Session {
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
         let pending = self.committer.submit(message).await;
-        connection.acks.push_back(Box::pin(
-            async move { (client_id, pending.outcome().await) },
-        ));
+        connection.acks.push_back(Box::pin(async move {
+            ack_or_error(client_id, pending.outcome().await)
+        }));
         Ok(())
     }
 
@@ -537,11 +552,15 @@ impl Session {
             }
             Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
         }
-        let crate::server::hub::Joined { head, online } =
-            self.hub
-                .join(&room, connection.subscriber.clone(), &self.user);
+        let crate::server::hub::Joined {
+            room: shared_name,
+            head,
+            online,
+        } = self
+            .hub
+            .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
-        connection.delivered.insert(room.clone(), head);
+        connection.delivered.insert(shared_name, head);
         let since = since.unwrap_or(head);
         if since > head {
             return Err(Refusal::new(
@@ -664,7 +683,7 @@ impl Session {
 
 /// Refuses a frame for a room this connection has not joined.
 fn joined(connection: &Connection, room: &str) -> Result<(), Refusal> {
-    if connection.delivered.contains_key(room) {
+    if connection.delivered.contains(room) {
         return Ok(());
     }
     Err(Refusal::new(
@@ -748,7 +767,7 @@ where
 async fn write_batch<S>(
     socket: &mut S,
     batch: &mut Vec<Delivery>,
-    delivered: &mut HashMap<String, u64>,
+    delivered: &mut RoomCursors,
 ) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
@@ -759,7 +778,8 @@ where
             socket.feed(Message::Text(delivery.frame)).await?;
             continue;
         }
-        let Some(last) = delivered.get_mut(&*delivery.room) else {
+        // Already sent while catching up from history, or from a room since left.
+        let Some(last) = delivered.last_sent(&delivery.room) else {
             continue;
         };
         // Presence and typing: not stored, so nothing to skip while catching up.
