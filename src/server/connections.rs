@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
 
-use crate::server::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, UNSEQUENCED};
+use crate::server::mailbox::{
+    ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION, UNSEQUENCED,
+};
 
 #[derive(Debug, Default)]
 pub struct Connections {
@@ -99,7 +101,6 @@ impl Connections {
     /// took it. Not a room message: the socket writes it whatever rooms it joined.
     pub fn send(&self, frame: &str, user_id: Option<&str>) -> usize {
         let frame = Utf8Bytes::from(frame.to_owned());
-        let room: Arc<str> = Arc::from("");
         let state = self.lock();
         state
             .live
@@ -107,7 +108,7 @@ impl Connections {
             .filter(|(user, _)| user_id.is_none_or(|wanted| &**user == wanted))
             .filter(|(_, subscriber)| {
                 let delivery = Delivery {
-                    room: room.clone(),
+                    room: TO_CONNECTION,
                     seq: UNSEQUENCED,
                     frame: frame.clone(),
                 };

@@ -20,18 +20,21 @@
 //! own mutex, so rooms never wait on one another.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
-use crate::server::mailbox::{ConnectionId, Offer, Subscriber, UNSEQUENCED};
+use crate::server::mailbox::{ConnectionId, Offer, RoomId, Subscriber, TO_CONNECTION, UNSEQUENCED};
 
 /// Default of the largest room whose members hear of each other's comings, goings and typing.
 pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
 
 pub struct Hub {
     rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
+    /// The number the next new room gets; rooms are never removed, so numbers are not reused.
+    next_room_id: AtomicU32,
     /// Rooms with more members than this get no presence or typing frames.
     presence_limit: usize,
 }
@@ -39,6 +42,8 @@ pub struct Hub {
 /// What a connection learns by joining a room.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Joined {
+    /// The room's number, which its deliveries carry.
+    pub id: RoomId,
     /// The room's name, shared with the hub (connections keep it instead of a copy).
     pub room: Arc<str>,
     /// The last seq it will *not* receive from the hub (it reads up to here from history).
@@ -51,6 +56,7 @@ pub struct Joined {
 /// ordered: a joiner either gets a message from the store (seq ≤ the head it saw) or in its
 /// mailbox (seq > head), never both and never neither.
 struct Room {
+    id: RoomId,
     name: Arc<str>,
     state: Mutex<RoomState>,
 }
@@ -105,15 +111,17 @@ impl Hub {
     /// typing frames.
     pub fn with_presence_limit(heads: &[(String, u64)], presence_limit: usize) -> Self {
         let lobby = (LOBBY.to_owned(), 0);
+        let next_room_id = AtomicU32::new(TO_CONNECTION + 1);
         let rooms = std::iter::once(&lobby)
             .chain(heads)
             .map(|(name, head)| {
-                let room = Room::new(name, *head);
+                let room = Room::new(next_room_id.fetch_add(1, Ordering::Relaxed), name, *head);
                 (room.name.clone(), Arc::new(room))
             })
             .collect();
         Hub {
             rooms: RwLock::new(rooms),
+            next_room_id,
             presence_limit,
         }
     }
@@ -127,7 +135,10 @@ impl Hub {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         rooms
             .entry(Arc::from(name))
-            .or_insert_with(|| Arc::new(Room::new(name, 0)))
+            .or_insert_with(|| {
+                let id = self.next_room_id.fetch_add(1, Ordering::Relaxed);
+                Arc::new(Room::new(id, name, 0))
+            })
             .clone()
     }
 
@@ -173,6 +184,7 @@ impl Hub {
             Vec::new()
         };
         Joined {
+            id: room.id,
             room: room.name.clone(),
             head: state.head,
             online,
@@ -269,7 +281,7 @@ impl Hub {
             if !to(member) {
                 continue;
             }
-            match member.subscriber.offer_frames(&room.name, frames) {
+            match member.subscriber.offer_frames(room.id, frames) {
                 Offer::Queued => {}
                 Offer::Evicted => {
                     tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
@@ -337,8 +349,9 @@ impl Hub {
 }
 
 impl Room {
-    fn new(name: &str, head: u64) -> Self {
+    fn new(id: RoomId, name: &str, head: u64) -> Self {
         Room {
+            id,
             name: Arc::from(name),
             state: Mutex::new(RoomState {
                 head,

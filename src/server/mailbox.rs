@@ -24,12 +24,19 @@ use axum::extract::ws::Utf8Bytes;
 /// Identifies one socket connection for the lifetime of the process.
 pub type ConnectionId = u64;
 
+/// A room as the hub numbers it: a delivery carries this instead of the room's name, so
+/// queuing a frame for a thousand members copies a number, not a shared pointer whose count
+/// every core would contend on.
+pub type RoomId = u32;
+
+/// The "room" of a frame meant for the connection itself (a pushed notice, a new room).
+pub const TO_CONNECTION: RoomId = 0;
+
 /// One broadcast frame on its way to one connection.
 #[derive(Clone, Debug)]
 pub struct Delivery {
-    /// The room it belongs to; shared by every delivery of the room (a refcount, no copy).
-    /// Empty for a frame meant for the connection itself (a pushed notice, a new room).
-    pub room: Arc<str>,
+    /// The room it belongs to, or [`TO_CONNECTION`].
+    pub room: RoomId,
     /// The message's seq, so the socket task can skip what it already sent while resuming.
     /// [`UNSEQUENCED`] for frames that are not stored messages (presence, typing, notices):
     /// those are always written.
@@ -163,7 +170,7 @@ impl Subscriber {
     /// lot, so a connection handed a committed batch writes it in one go (write coalescing)
     /// instead of waking, writing and flushing once per frame. All or nothing: if they do
     /// not all fit, the subscriber is evicted, since a partial batch would be a gap.
-    pub fn offer_frames(&self, room: &Arc<str>, frames: &[(u64, Utf8Bytes)]) -> Offer {
+    pub fn offer_frames(&self, room: RoomId, frames: &[(u64, Utf8Bytes)]) -> Offer {
         let (offer, waker) = {
             let mut state = self.shared.lock();
             if state.closed || state.stop.is_some() {
@@ -176,7 +183,7 @@ impl Subscriber {
                 state
                     .queue
                     .extend(frames.iter().map(|(seq, frame)| Delivery {
-                        room: room.clone(),
+                        room,
                         seq: *seq,
                         frame: frame.clone(),
                     }));
@@ -208,7 +215,7 @@ impl Mailbox {
     /// the queue unless this resolves.
     pub fn recv_many<'a>(
         &'a mut self,
-        batch: &'a mut Vec<Delivery>,
+        batch: &'a mut VecDeque<Delivery>,
         max: usize,
     ) -> impl Future<Output = Received> + 'a {
         poll_fn(move |cx| self.poll_recv_many(cx, batch, max))
@@ -217,7 +224,7 @@ impl Mailbox {
     fn poll_recv_many(
         &mut self,
         cx: &mut Context<'_>,
-        batch: &mut Vec<Delivery>,
+        batch: &mut VecDeque<Delivery>,
         max: usize,
     ) -> Poll<Received> {
         let mut state = self.shared.lock();
@@ -229,7 +236,13 @@ impl Mailbox {
             return Poll::Pending;
         }
         let taken = max.max(1).min(state.queue.len());
-        batch.extend(state.queue.drain(..taken));
+        if taken == state.queue.len() && batch.is_empty() {
+            // Everything: trade buffers instead of copying (the hub fills the batch's old,
+            // empty one next).
+            std::mem::swap(batch, &mut state.queue);
+        } else {
+            batch.extend(state.queue.drain(..taken));
+        }
         Poll::Ready(Received::Frames(taken))
     }
 
@@ -292,7 +305,7 @@ mod tests {
 
     fn delivery(seq: u64) -> Delivery {
         Delivery {
-            room: Arc::from("lobby"),
+            room: 1,
             seq,
             frame: Utf8Bytes::from(seq.to_string()),
         }
@@ -311,7 +324,7 @@ mod tests {
     fn poll_once(mailbox: &mut Mailbox, waker: &Arc<CountingWaker>) -> (Poll<Received>, Vec<u64>) {
         let waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&waker);
-        let mut batch = Vec::new();
+        let mut batch = VecDeque::new();
         let poll = mailbox.poll_recv_many(&mut cx, &mut batch, 2);
         (poll, batch.iter().map(|d| d.seq).collect())
     }
@@ -338,11 +351,11 @@ mod tests {
         let (sub, mut mailbox) = mailbox(1, 4);
         let waker = Arc::new(CountingWaker::default());
         assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
-        let room: Arc<str> = Arc::from("lobby");
+        let room: RoomId = 1;
         let frames: Vec<(u64, Utf8Bytes)> = (1..=3)
             .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
             .collect();
-        assert_eq!(sub.offer_frames(&room, &frames), Offer::Queued);
+        assert_eq!(sub.offer_frames(room, &frames), Offer::Queued);
         assert_eq!(
             waker.0.load(Ordering::SeqCst),
             1,
@@ -356,7 +369,7 @@ mod tests {
         let four: Vec<(u64, Utf8Bytes)> = (4..=7)
             .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
             .collect();
-        assert_eq!(sub.offer_frames(&room, &four), Offer::Evicted);
+        assert_eq!(sub.offer_frames(room, &four), Offer::Evicted);
         assert_eq!(mailbox.stopped(), Some(Stop::TooSlow));
         assert_eq!(mailbox.try_recv().map(|d| d.seq), Some(3));
         assert!(

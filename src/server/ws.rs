@@ -7,6 +7,7 @@
 //! close is clean on both sides.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
@@ -30,7 +31,8 @@ use crate::server::heartbeat::{Beat, Heartbeat};
 use crate::server::hub::Hub;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::mailbox::{
-    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, UNSEQUENCED,
+    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, TO_CONNECTION,
+    UNSEQUENCED,
 };
 use crate::server::pending_acks::PendingAcks;
 use crate::server::rate_limit::TokenBucket;
@@ -278,7 +280,9 @@ impl Session {
         let lobby = self
             .hub
             .join(LOBBY, connection.subscriber.clone(), &self.user);
-        connection.delivered.insert(lobby.room, lobby.head);
+        connection
+            .delivered
+            .insert(lobby.id, lobby.room, lobby.head);
         let welcome = ServerFrame::Welcome {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
@@ -295,7 +299,7 @@ impl Session {
         }
         // Grown by the first delivery, not up front: most connections sit idle most of the
         // time, and 64 slots of deliveries cost 3.5 KiB each. Released again at heartbeats.
-        let mut batch = Vec::new();
+        let mut batch = VecDeque::new();
         let mut heartbeat = Heartbeat::new(
             self.heartbeat_interval,
             self.heartbeat_timeout,
@@ -332,7 +336,7 @@ impl Session {
                     let outcome = match heartbeat.due(Instant::now()) {
                         Some(Beat::Ping) => {
                             if mailbox.release_idle_buffer() {
-                                batch = Vec::new();
+                                batch = VecDeque::new();
                             }
                             Box::pin(self.write(mailbox, ping(socket))).await
                         }
@@ -553,6 +557,7 @@ impl Session {
             Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
         }
         let crate::server::hub::Joined {
+            id,
             room: shared_name,
             head,
             online,
@@ -560,7 +565,7 @@ impl Session {
             .hub
             .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
-        connection.delivered.insert(shared_name, head);
+        connection.delivered.insert(id, shared_name, head);
         let since = since.unwrap_or(head);
         if since > head {
             return Err(Refusal::new(
@@ -766,7 +771,7 @@ where
 /// once.
 async fn write_batch<S>(
     socket: &mut S,
-    batch: &mut Vec<Delivery>,
+    batch: &mut VecDeque<Delivery>,
     delivered: &mut RoomCursors,
 ) -> Result<(), axum::Error>
 where
@@ -774,12 +779,12 @@ where
 {
     for delivery in batch.drain(..) {
         // A frame for the connection itself (a notice, a new room).
-        if delivery.room.is_empty() {
+        if delivery.room == TO_CONNECTION {
             socket.feed(Message::Text(delivery.frame)).await?;
             continue;
         }
         // Already sent while catching up from history, or from a room since left.
-        let Some(last) = delivered.last_sent(&delivery.room) else {
+        let Some(last) = delivered.last_sent(delivery.room) else {
             continue;
         };
         // Presence and typing: not stored, so nothing to skip while catching up.
