@@ -93,7 +93,8 @@ async fn group_commit_throughput(dir: &tempfile::TempDir) -> f64 {
         micros: Default::default(),
     });
     let hub = Arc::new(Hub::new(&[]));
-    let (committer, _task) = Committer::start(store.clone(), hub);
+    let (committer, _thread) =
+        Committer::start(store.clone(), hub).expect("starting the committer");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for s in 0..SUBMITTERS {
@@ -147,7 +148,7 @@ async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64
 async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
     let store = fresh_store(dir, "latency.db").await;
     let hub = Arc::new(Hub::new(&[]));
-    let (committer, _task) = Committer::start(store, hub);
+    let (committer, _thread) = Committer::start(store, hub).expect("starting the committer");
     let histogram = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).unwrap()));
     let total = (LATENCY_RATE_PER_SEC * LATENCY_SECONDS) as usize;
     let interval = Duration::from_nanos(1_000_000_000 / LATENCY_RATE_PER_SEC);

@@ -46,7 +46,8 @@ impl AppState {
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
         let auth = Arc::new(Auth::open(pool.clone(), &config).await?);
         let directory = Arc::new(Directory::new(pool));
-        let (committer, _writer) = Committer::start(store.clone(), hub.clone());
+        let (committer, _writer) = Committer::start(store.clone(), hub.clone())
+            .map_err(|err| StoreError::Writer(format!("cannot start the committer: {err}")))?;
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
