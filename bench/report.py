@@ -297,7 +297,16 @@ def subscribers_phrase(fanout: dict, key: str) -> str:
 def intro_section(results: dict) -> str:
     command = results.get("command") if isinstance(results.get("command"), str) else "make bench"
     message_bytes = number(results, "message_bytes")
-    size = f"{fmt_int(message_bytes)}-byte" if message_bytes is not None else "small"
+    wire_bytes = number(results, "wire_bytes")
+    if message_bytes is not None and wire_bytes is not None:
+        sizes = (f"a Huddle message carries {fmt_int(message_bytes)} bytes of text in a "
+                 f"{fmt_int(wire_bytes)}-byte JSON frame (id, seq, room, sender, time), and the "
+                 f"peers' messages are {fmt_int(wire_bytes)}-byte text frames, so every server "
+                 "sends the same bytes per delivery")
+    elif message_bytes is not None:
+        sizes = f"every message is a {fmt_int(message_bytes)}-byte text frame"
+    else:
+        sizes = "every message is a small text frame"
     machine = results.get("machine") if isinstance(results.get("machine"), dict) else {}
     when = ""
     if isinstance(machine.get("date"), str) and machine["date"]:
@@ -310,8 +319,7 @@ def intro_section(results: dict) -> str:
         "",
         "Huddle against peer WebSocket servers doing the same job: every server below ran the "
         "same workload, driven by the same load generator (`bench/loadgen`), on the same "
-        f"machine, in the same run. Compression is off everywhere and every message is a {size} "
-        "text frame. The peers are deliberately plain broadcast servers, so the gap between "
+        f"machine, in the same run. Compression is off everywhere; {sizes}. The peers are deliberately plain broadcast servers, so the gap between "
         "them and Huddle is what Huddle's rooms, history and per-client queues cost or save.",
         "",
         f"Reproduce: `{command}`." + (when + "." if when else ""),
@@ -542,7 +550,8 @@ def fanout_section(results: dict, key: str) -> str | None:
             delivered = fmt_int(number(step, "delivered_deliveries_per_sec"))
             row = [
                 short_name(server) if index == 0 else "",
-                fmt_int(number(step, "rate")),
+                fmt_int(number(step, "rate"))
+                + (" (publisher dropped)" if step.get("publisher_dropped") else ""),
                 fmt_int(number(step, "offered_deliveries_per_sec")),
                 f"**{delivered}**" if step is best else delivered,
                 fmt_ms(number(step, "p50_ms")),
@@ -585,7 +594,8 @@ def fanout_section(results: dict, key: str) -> str | None:
     parts += [
         f"### Every step, {who}",
         "The sustained step is in bold. *Lost* counts deliveries that never arrived, including "
-        "to clients the server closed"
+        "to clients the server closed; *publisher dropped* marks a step cut short because the "
+        "server closed the publishing connection itself"
         + ("; *Closed by server* gives close codes and how many subscribers got each." if closed_per_step
            else "."),
         md_table(detail_headers, detail),

@@ -97,7 +97,12 @@ QUICK = {
     "slow_rate": 50,
     "slow_secs": 2.0,
 }
+# The text of a Huddle message. Huddle sends it inside its JSON envelope (id, seq, room,
+# sender, time); the peers' messages are plain text frames padded to that whole envelope's
+# length (measured at the start of a run), so every server sends the same bytes per delivery.
 MESSAGE_BYTES = 64
+# Bytes of a delivered Huddle frame, once measured; what the peers' messages then weigh.
+WIRE = {"bytes": None}
 # A step whose backlog takes longer than this to drain saturated the server; the ramp stops.
 SATURATED_DRAIN_SECS = 5.0
 # Deliveries that stop growing for this long are all there will be.
@@ -339,10 +344,25 @@ def idle_and_connect(name, tmp, sizes):
     return idle, connect
 
 
+def message_bytes(server):
+    """The size of what `server`'s publisher sends: Huddle's text, or a peer's whole frame."""
+    if server.protocol == "huddle":
+        return MESSAGE_BYTES
+    return WIRE["bytes"] or MESSAGE_BYTES
+
+
+def measure_wire_bytes(tmp):
+    """How many bytes Huddle delivers per message of MESSAGE_BYTES text (envelope included)."""
+    figures = fanout("huddle", tmp, 1, [20], {"step_secs": 0.5}, 1)
+    if not figures["frame_bytes_per_delivery"]:
+        raise RuntimeError("no message reached the probe connection")
+    return round(figures["frame_bytes_per_delivery"])
+
+
 def publish(server, step, rate, secs, rooms=0):
     publisher = Worker(server, ["publish", "--first-step", str(step),
                                 "--steps", f"{rate}:{secs}",
-                                "--message-bytes", str(MESSAGE_BYTES),
+                                "--message-bytes", str(message_bytes(server)),
                                 "--rooms", str(rooms)])
     report = publisher.next("report", secs + 60)
     publisher.process.stdin.close()
@@ -413,20 +433,25 @@ def fanout(name, tmp, subscribers, rates, sizes, workers_count, rooms=0):
             expected += sent * receivers
             drain = wait_until_settled(workers, expected, 60)
             plan.append((step, rate, sent))
-            if drain > SATURATED_DRAIN_SECS or sent == 0:
+            if drain > SATURATED_DRAIN_SECS or sent == 0 or report.get("dropped"):
                 break
         reports = [worker.stop() for worker in workers]
     finally:
         server.stop()
     for step, rate, sent in plan:
         figures = step_figures(step, rate, sizes["step_secs"], sent, receivers, reports)
+        if acks[step].get("dropped"):
+            figures["publisher_dropped"] = acks[step]["dropped"]
         if server.protocol == "huddle":
             # Sender's view: send to ack, which comes after the commit.
             figures["ack_p99_ms"] = (acks[step]["acks"]["p99_us"] or 0) / 1000
             figures["unacked"] = acks[step]["unacked"]
         steps.append(figures)
+    deliveries = sum(report["deliveries"] for report in reports)
+    frame_bytes = sum(report["frame_bytes"] for report in reports)
     return {"subscribers": readers, "rooms": rooms, "receivers_per_message": receivers,
-            "steps": steps, "closed_by_server": closed_by_server(reports)}
+            "steps": steps, "closed_by_server": closed_by_server(reports),
+            "frame_bytes_per_delivery": frame_bytes / deliveries if deliveries else None}
 
 
 def slow_consumers(name, tmp, sizes, subscribers):
@@ -645,6 +670,13 @@ def main():
         "message_bytes": MESSAGE_BYTES,
     }
     with tempfile.TemporaryDirectory(prefix="huddle-bench-") as tmp:
+        if any(SERVERS[name]["protocol"] == "plain" for name in names):
+            WIRE["bytes"] = measure_wire_bytes(tmp)
+            Worker.end_all()
+            print(f"[bench] a Huddle message of {MESSAGE_BYTES} bytes of text is "
+                  f"{WIRE['bytes']} bytes on the wire; the peers' messages are that long",
+                  flush=True)
+        results["wire_bytes"] = WIRE["bytes"]
         for name in names:
             def idle():
                 figures = idle_and_connect(name, tmp, sizes)

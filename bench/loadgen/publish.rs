@@ -110,6 +110,9 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
 
     let mut sent_per_step = Vec::new();
     let mut late_sends = 0u64;
+    // A server may drop the publisher itself (a broadcast peer drops any client that falls
+    // behind, the sender included): that ends the ramp, and the report says so.
+    let mut dropped = None;
     'steps: for (offset, step) in spec.steps.iter().enumerate() {
         let step_number = spec.first_step + offset as u32;
         let total = (step.rate_per_sec * step.secs).round() as u64;
@@ -159,9 +162,11 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
                 sending = sink.send(Message::Text(frame.into())) => sending,
             };
             if let Err(err) = sending {
-                anyhow::bail!(
-                    "publishing failed after {sent} messages of step {step_number}: {err}"
-                );
+                dropped = Some(format!(
+                    "the server dropped the publisher after {sent} messages of step {step_number}: {err}"
+                ));
+                sent_per_step.push(sent);
+                break 'steps;
             }
             sent += 1;
         }
@@ -193,6 +198,7 @@ pub async fn publish(spec: Publisher<'_>, stop: CancellationToken) -> anyhow::Re
         "late_sends": late_sends,
         "acks": latency::to_json(&acks.lock().unwrap()),
         "unacked": unacked,
+        "dropped": dropped,
     }));
     Ok(())
 }

@@ -46,6 +46,9 @@ struct PerStep {
 #[derive(Default)]
 struct Tally {
     deliveries: u64,
+    /// Bytes of the delivered frames (text, without WebSocket headers): how much a server
+    /// sends per message, envelope included.
+    frame_bytes: u64,
     duplicates: u64,
     steps: HashMap<u32, PerStep>,
     messages: HashMap<(u32, u32, u64), PerMessage>,
@@ -150,6 +153,7 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
             let mut last: HashMap<(u32, u32), u64> = HashMap::new();
             let mut seen = Vec::with_capacity(FLUSH_EVERY);
             let mut duplicates = 0;
+            let mut frame_bytes = 0;
             let mut close_code = None;
             loop {
                 if stop.is_cancelled() {
@@ -185,6 +189,7 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
                             continue;
                         }
                         *next = stamp.number + 1;
+                        frame_bytes += text.len() as u64;
                         seen.push(Seen {
                             stamp,
                             arrival_us: now_us(),
@@ -208,6 +213,7 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
             let mut tally = tally.lock().unwrap();
             tally.add(&seen);
             tally.duplicates += duplicates;
+            tally.frame_bytes += frame_bytes;
             if let Some(code) = close_code {
                 *tally.closed_by_server.entry(code).or_default() += 1;
             }
@@ -260,6 +266,7 @@ fn report(tally: &Tally, stalled: usize) {
         "role": "subscribe",
         "stalled": stalled,
         "deliveries": tally.deliveries,
+        "frame_bytes": tally.frame_bytes,
         "duplicates": tally.duplicates,
         "closed_by_server": tally.closed_by_server,
         "steps": steps,
