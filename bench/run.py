@@ -72,8 +72,9 @@ FULL = {
     "idle_connections": 19_000,
     "idle_workers": 4,
     "fanout_small": 1_000,
-    # Up to where the fastest server saturates: each step doubles.
-    "fanout_small_rates": [10, 50, 100, 200, 400, 800, 1600, 3200],
+    # Up to where the fastest server saturates: doubling, with halfway steps near the top,
+    # where the servers part ways.
+    "fanout_small_rates": [10, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200],
     "fanout_large": 10_000,
     "fanout_large_rates": [1, 5, 10, 20],
     "rooms": 1_000,

@@ -18,9 +18,7 @@ async fn main() -> anyhow::Result<()> {
         .context("reading the Leptos site configuration")?
         .leptos_options;
     let addr = config.addr.unwrap_or(leptos_options.site_addr);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
+    let listener = serve::bind(addr).with_context(|| format!("binding {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let database = config.database.clone();
     let state = AppState::new(config, leptos_options)

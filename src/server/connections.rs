@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
 
+use crate::protocol::User;
 use crate::server::mailbox::{
     ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION, UNSEQUENCED,
 };
@@ -20,7 +21,8 @@ pub struct Connections {
 
 #[derive(Debug, Default)]
 struct State {
-    live: HashMap<ConnectionId, (Arc<str>, Subscriber)>,
+    /// Whose each connection is: the user shared with the socket task and the hub.
+    live: HashMap<ConnectionId, (Arc<User>, Subscriber)>,
     /// Connections admitted per user id, live or still upgrading.
     per_user: HashMap<Arc<str>, usize>,
 }
@@ -30,13 +32,6 @@ struct State {
 pub struct Admission {
     connections: Arc<Connections>,
     user_id: Arc<str>,
-}
-
-impl Admission {
-    /// The admitted person's id, shared rather than copied.
-    pub fn user_id(&self) -> Arc<str> {
-        self.user_id.clone()
-    }
 }
 
 impl Drop for Admission {
@@ -73,10 +68,8 @@ impl Connections {
 
     /// Adds a connection of `user_id`; the socket task removes it with
     /// [`Connections::remove`] as it ends.
-    pub fn add(&self, user_id: Arc<str>, subscriber: Subscriber) {
-        self.lock()
-            .live
-            .insert(subscriber.id, (user_id, subscriber));
+    pub fn add(&self, user: Arc<User>, subscriber: Subscriber) {
+        self.lock().live.insert(subscriber.id, (user, subscriber));
     }
 
     pub fn remove(&self, id: ConnectionId) {
@@ -93,7 +86,7 @@ impl Connections {
     /// Tells every live connection of `user_id` to stop; returns how many there were.
     pub fn stop_user(&self, user_id: &str, why: Stop) -> usize {
         let state = self.lock();
-        let theirs = state.live.values().filter(|(user, _)| &**user == user_id);
+        let theirs = state.live.values().filter(|(user, _)| user.id == user_id);
         theirs.map(|(_, subscriber)| subscriber.stop(why)).count()
     }
 
@@ -105,7 +98,7 @@ impl Connections {
         state
             .live
             .values()
-            .filter(|(user, _)| user_id.is_none_or(|wanted| &**user == wanted))
+            .filter(|(user, _)| user_id.is_none_or(|wanted| user.id == wanted))
             .filter(|(_, subscriber)| {
                 let delivery = Delivery {
                     room: TO_CONNECTION,
@@ -135,13 +128,20 @@ mod tests {
     use super::*;
     use crate::server::mailbox::mailbox;
 
+    fn user(id: &str) -> Arc<User> {
+        Arc::new(User {
+            id: id.into(),
+            name: id.into(),
+        })
+    }
+
     #[test]
     fn stop_all_reaches_every_live_connection_and_no_removed_one() {
         let connections = Connections::new();
         let (a, mailbox_a) = mailbox(1, 4);
         let (b, mailbox_b) = mailbox(2, 4);
-        connections.add("u-a".into(), a);
-        connections.add("u-b".into(), b);
+        connections.add(user("u-a"), a);
+        connections.add(user("u-b"), b);
         connections.remove(2);
         assert_eq!(connections.len(), 1);
         connections.stop_all(Stop::ShuttingDown);
@@ -155,9 +155,9 @@ mod tests {
         let (a1, mut tab1) = mailbox(1, 4);
         let (a2, tab2) = mailbox(2, 4);
         let (b, mut other) = mailbox(3, 4);
-        connections.add("u-a".into(), a1);
-        connections.add("u-a".into(), a2);
-        connections.add("u-b".into(), b);
+        connections.add(user("u-a"), a1);
+        connections.add(user("u-a"), a2);
+        connections.add(user("u-b"), b);
         assert_eq!(connections.send("{}", Some("u-a")), 2);
         assert!(tab1.try_recv().is_some());
         assert!(other.try_recv().is_none());

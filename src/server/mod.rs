@@ -21,6 +21,7 @@ pub mod room_cursors;
 pub mod router;
 pub mod serve;
 pub mod shutdown;
+pub mod socket_context;
 pub mod socket_policy;
 pub mod state;
 pub mod store;

@@ -1,10 +1,11 @@
 //! Running the server until a shutdown signal, then draining it within a bound.
 
 use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::serve::{ListenerExt, TapIo};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
 use crate::server::mailbox::Stop;
@@ -64,6 +65,26 @@ pub async fn serve(
     }
 }
 
+/// Connections the kernel completes and holds for the server to accept. The default (128)
+/// overflows in a connect storm, such as every client coming back after a restart: a client
+/// whose handshake finds the queue full is dropped and retries its SYN a second later. The
+/// kernel caps this at `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the server's listening socket, with room for a connect storm (see
+/// [`LISTEN_BACKLOG`]).
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted server can bind while its old connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Turns Nagle's algorithm off on every accepted connection, as every peer server does:
 /// chat frames are small, and with Nagle on, a frame written while an earlier one is still
 /// unacknowledged waits for that ACK, which the client may delay by 40 ms. axum does not do
@@ -84,6 +105,32 @@ pub fn without_nagle(
 mod tests {
     use super::*;
     use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn a_connect_storm_is_queued_for_accepting_not_dropped() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Far more than the default backlog of 128, none accepted yet: each handshake must
+        // still complete at once instead of waiting out a SYN retry (one second).
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..600 {
+            clients.spawn(tokio::time::timeout(
+                std::time::Duration::from_millis(500),
+                TcpStream::connect(addr),
+            ));
+        }
+        let mut held = Vec::new();
+        while let Some(connected) = clients.join_next().await {
+            let connected = connected.unwrap();
+            held.push(
+                connected
+                    .expect("a handshake waited for a SYN retry")
+                    .unwrap(),
+            );
+        }
+        assert_eq!(held.len(), 600);
+        drop(listener);
+    }
 
     #[tokio::test]
     async fn accepted_connections_have_nagle_turned_off() {

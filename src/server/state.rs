@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -14,6 +15,7 @@ use crate::server::directory::Directory;
 use crate::server::hub::Hub;
 use crate::server::mailbox::ConnectionId;
 use crate::server::shutdown::Shutdown;
+use crate::server::socket_context::SocketContext;
 use crate::server::store::{SqliteStore, Store, StoreError};
 
 /// One cheap handle on everything shared: cloning it clones a few `Arc`s.
@@ -32,6 +34,8 @@ pub struct AppState {
     /// Rooms' kinds, who may use them, and people's room lists.
     pub directory: Arc<Directory>,
     pub shutdown: Shutdown,
+    /// The same handles and the socket settings, as every socket task holds them.
+    pub sockets: Arc<SocketContext>,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
     next_connection: Arc<AtomicU64>,
 }
@@ -48,16 +52,35 @@ impl AppState {
         let directory = Arc::new(Directory::new(pool));
         let (committer, _writer) = Committer::start(store.clone(), hub.clone())
             .map_err(|err| StoreError::Writer(format!("cannot start the committer: {err}")))?;
+        let connections = Arc::new(Connections::new());
+        let shutdown = Shutdown::new();
+        let sockets = Arc::new(SocketContext {
+            hub: hub.clone(),
+            auth: auth.clone(),
+            directory: directory.clone(),
+            connections: connections.clone(),
+            store: store.clone(),
+            committer: committer.clone(),
+            shutdown: shutdown.clone(),
+            queue_capacity: config.queue_capacity,
+            resume_limit: config.resume_limit,
+            heartbeat_interval: config.heartbeat_interval(),
+            heartbeat_timeout: config.heartbeat_timeout(),
+            reconnect_spread: Duration::from_millis(config.reconnect_spread_ms),
+            rate_per_sec: config.rate_limit_per_sec,
+            rate_burst: config.rate_limit_burst,
+        });
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
             hub,
-            connections: Arc::new(Connections::new()),
+            connections,
             store,
             committer,
             auth,
             directory,
-            shutdown: Shutdown::new(),
+            shutdown,
+            sockets,
             next_connection: Arc::new(AtomicU64::new(1)),
         })
     }

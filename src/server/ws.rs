@@ -22,13 +22,12 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use crate::protocol::{
     close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
 };
-use crate::server::auth::Auth;
 use crate::server::clock::unix_millis;
-use crate::server::committer::{CommitError, Committer};
-use crate::server::connections::{Admission, Connections};
-use crate::server::directory::{Denied, Directory};
+use crate::server::committer::CommitError;
+use crate::server::connections::Admission;
+use crate::server::directory::Denied;
 use crate::server::heartbeat::{Beat, Heartbeat};
-use crate::server::hub::Hub;
+use crate::server::hub::Joined;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::mailbox::{
     mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, TO_CONNECTION,
@@ -37,9 +36,10 @@ use crate::server::mailbox::{
 use crate::server::pending_acks::PendingAcks;
 use crate::server::rate_limit::TokenBucket;
 use crate::server::room_cursors::RoomCursors;
-use crate::server::shutdown::{Shutdown, SocketGuard};
+use crate::server::shutdown::SocketGuard;
+use crate::server::socket_context::SocketContext;
 use crate::server::state::AppState;
-use crate::server::store::{Appended, NewMessage, Store, StoreError};
+use crate::server::store::{Appended, NewMessage, StoreError};
 use crate::server::{origin, socket_policy};
 use tokio::time::Instant;
 
@@ -110,27 +110,11 @@ pub async fn upgrade(
     };
     let session = Session {
         id: state.next_connection_id(),
-        _guard: state.shutdown.guard(),
-        user_key: admission
-            .as_ref()
-            .map_or_else(|| Arc::from(identity.user.id.as_str()), Admission::user_id),
         user: Arc::new(identity.user),
         session: identity.session,
         _admission: admission,
-        hub: state.hub.clone(),
-        auth: state.auth.clone(),
-        directory: state.directory.clone(),
-        connections: state.connections.clone(),
-        store: state.store.clone(),
-        committer: state.committer.clone(),
-        shutdown: state.shutdown.clone(),
-        queue_capacity: state.config.queue_capacity,
-        resume_limit: state.config.resume_limit,
-        heartbeat_interval: state.config.heartbeat_interval(),
-        heartbeat_timeout: state.config.heartbeat_timeout(),
-        reconnect_spread: Duration::from_millis(state.config.reconnect_spread_ms),
-        rate_per_sec: state.config.rate_limit_per_sec,
-        rate_burst: state.config.rate_limit_burst,
+        _guard: state.shutdown.guard(),
+        context: state.sockets.clone(),
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
@@ -161,31 +145,14 @@ pub struct Session {
     pub id: ConnectionId,
     /// The browser session this connection belongs to; `None` for an anonymous guest.
     pub session: Option<String>,
-    /// The user's id, shared with the registry of live connections.
-    pub user_key: Arc<str>,
-    /// Who is connected, shared with the hub's member lists.
+    /// Who is connected, shared with the hub's member lists and the registry of connections.
     pub user: Arc<User>,
     /// This connection's place under the person's socket cap, given back as it ends.
     pub _admission: Option<Admission>,
     /// Keeps shutdown waiting until this connection has closed.
     pub _guard: SocketGuard,
-    pub hub: Arc<Hub>,
-    pub auth: Arc<Auth>,
-    pub directory: Arc<Directory>,
-    pub connections: Arc<Connections>,
-    pub store: Arc<dyn Store>,
-    pub committer: Committer,
-    pub shutdown: Shutdown,
-    pub queue_capacity: usize,
-    pub resume_limit: u64,
-    pub heartbeat_interval: Duration,
-    /// How long a client has to answer a ping, and how long one write to it may block.
-    pub heartbeat_timeout: Duration,
-    /// Clients told to reconnect at shutdown pick a delay below this.
-    pub reconnect_spread: Duration,
-    /// The client's frame rate limit: steady rate and burst.
-    pub rate_per_sec: u32,
-    pub rate_burst: u32,
+    /// What every socket shares: the hub, stores and settings.
+    pub context: Arc<SocketContext>,
 }
 
 /// How the chat loop ended, which decides how the connection is closed.
@@ -229,17 +196,18 @@ impl Session {
     {
         async move {
             tracing::info!(connection = self.id, user = %self.user.name, "connected");
-            let (subscriber, mut mailbox) = mailbox(self.id, self.queue_capacity);
-            self.connections
-                .add(self.user_key.clone(), subscriber.clone());
+            let (subscriber, mut mailbox) = mailbox(self.id, self.context.queue_capacity);
+            self.context
+                .connections
+                .add(self.user.clone(), subscriber.clone());
             // Shutdown stops every registered connection; one that registered after that
             // sweep sees that it has begun.
-            if self.shutdown.has_begun() {
+            if self.context.shutdown.has_begun() {
                 subscriber.stop(Stop::ShuttingDown);
             }
             // Likewise for logout: one that ended the session while this upgrade was under
             // way swept the registry before this connection was in it.
-            if !Box::pin(self.auth.still_valid(self.session.as_deref()))
+            if !Box::pin(self.context.auth.still_valid(self.session.as_deref()))
                 .await
                 .unwrap_or(true)
             {
@@ -249,15 +217,22 @@ impl Session {
                 subscriber,
                 delivered: RoomCursors::default(),
                 acks: PendingAcks::default(),
-                allowance: (self.rate_per_sec > 0)
-                    .then(|| TokenBucket::new(self.rate_per_sec, self.rate_burst, Instant::now())),
+                allowance: (self.context.rate_per_sec > 0).then(|| {
+                    TokenBucket::new(
+                        self.context.rate_per_sec,
+                        self.context.rate_burst,
+                        Instant::now(),
+                    )
+                }),
             };
             let ending = {
                 let chat = std::pin::pin!(self.chat(&mut socket, &mut mailbox, &mut connection));
                 chat.await
             };
-            self.hub.leave(connection.delivered.rooms(), self.id);
-            self.connections.remove(self.id);
+            self.context
+                .hub
+                .leave(connection.delivered.rooms(), self.id);
+            self.context.connections.remove(self.id);
             // Frames still queued are dropped with the mailbox: the close code tells the
             // client.
             drop(mailbox);
@@ -276,33 +251,32 @@ impl Session {
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
     {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
-        // once; a page then sends `join` with the last seq it holds to catch up.
-        let lobby = self
-            .hub
-            .join(LOBBY, connection.subscriber.clone(), &self.user);
-        connection
-            .delivered
-            .insert(lobby.id, lobby.room, lobby.head);
+        // once; a page then sends `join` with the last seq it holds to catch up. (Nothing here
+        // is kept in a local that lives on: what a local holds at the loop's awaits is held
+        // by every idle connection.)
+        let Joined { id, room, head, .. } =
+            self.context
+                .hub
+                .join(LOBBY, connection.subscriber.clone(), &self.user);
+        connection.delivered.insert(id, room, head);
         let welcome = ServerFrame::Welcome {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
             heartbeat: HeartbeatSettings {
-                interval_ms: self.heartbeat_interval.as_millis() as u64,
-                timeout_ms: self.heartbeat_timeout.as_millis() as u64,
+                interval_ms: self.context.heartbeat_interval.as_millis() as u64,
+                timeout_ms: self.context.heartbeat_timeout.as_millis() as u64,
             },
-        };
-        if Box::pin(send_json(socket, welcome.to_json()))
-            .await
-            .is_err()
-        {
+        }
+        .to_json();
+        if Box::pin(send_json(socket, welcome)).await.is_err() {
             return Ending::Vanished;
         }
         // Grown by the first delivery, not up front: most connections sit idle most of the
         // time, and 64 slots of deliveries cost 3.5 KiB each. Released again at heartbeats.
         let mut batch = VecDeque::new();
         let mut heartbeat = Heartbeat::new(
-            self.heartbeat_interval,
-            self.heartbeat_timeout,
+            self.context.heartbeat_interval,
+            self.context.heartbeat_timeout,
             Instant::now(),
         );
         // One timer for the connection's whole life, moved when it fires: creating one per
@@ -395,7 +369,7 @@ impl Session {
             return result;
         }
         tokio::select! {
-            written = tokio::time::timeout(self.heartbeat_timeout, write) => match written {
+            written = tokio::time::timeout(self.context.heartbeat_timeout, write) => match written {
                 Ok(result) => result,
                 Err(_) => Err(axum::Error::new("write timed out: the client is not reading")),
             },
@@ -426,7 +400,7 @@ impl Session {
                 return Ending::Vanished;
             }
         }
-        let spread_ms = self.reconnect_spread.as_millis().max(1) as u64;
+        let spread_ms = self.context.reconnect_spread.as_millis().max(1) as u64;
         let retry_after_ms = fastrand::u64(0..spread_ms);
         Ending::Close(
             close_code::SERVICE_RESTART,
@@ -496,7 +470,7 @@ impl Session {
             ErrorCode::RateLimited,
             format!(
                 "rate limited: at most {} frames/s, bursts of {}; retry in {retry_ms} ms{resend}",
-                self.rate_per_sec, self.rate_burst
+                self.context.rate_per_sec, self.context.rate_burst
             ),
         )
     }
@@ -521,7 +495,7 @@ impl Session {
         };
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
-        let pending = self.committer.submit(message).await;
+        let pending = self.context.committer.submit(message).await;
         connection.acks.push_back(Box::pin(async move {
             ack_or_error(client_id, pending.outcome().await)
         }));
@@ -540,8 +514,9 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        match self.directory.authorize(&room, &self.user.id).await {
+        match self.context.directory.authorize(&room, &self.user.id).await {
             Ok(RoomKind::Public) if self.session.is_some() => self
+                .context
                 .directory
                 .add_to_list(&room, &self.user)
                 .await
@@ -556,12 +531,13 @@ impl Session {
             }
             Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
         }
-        let crate::server::hub::Joined {
+        let Joined {
             id,
             room: shared_name,
             head,
             online,
         } = self
+            .context
             .hub
             .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
@@ -574,16 +550,21 @@ impl Session {
             )
             .into());
         }
-        if head - since > self.resume_limit {
+        if head - since > self.context.resume_limit {
             let resync = ServerFrame::Resync { room, head };
             return Ok(send_json(socket, resync.to_json()).await?);
         }
-        let missed = self.store.range(&room, since, head).await.map_err(|err| {
-            Refusal::new(
-                ErrorCode::StoreUnavailable,
-                format!("cannot load history: {err}; join again"),
-            )
-        })?;
+        let missed = self
+            .context
+            .store
+            .range(&room, since, head)
+            .await
+            .map_err(|err| {
+                Refusal::new(
+                    ErrorCode::StoreUnavailable,
+                    format!("cannot load history: {err}; join again"),
+                )
+            })?;
         for message in &missed {
             socket.feed(text_message(message.to_frame_json())).await?;
         }
@@ -598,7 +579,7 @@ impl Session {
 
     fn typing(&self, connection: &Connection, room: &str) -> Result<(), Handling> {
         joined(connection, room)?;
-        self.hub.typing(room, &self.user);
+        self.context.hub.typing(room, &self.user);
         Ok(())
     }
 
@@ -612,7 +593,8 @@ impl Session {
     ) -> Result<(), Handling> {
         joined(connection, room)?;
         if self.session.is_some() {
-            self.directory
+            self.context
+                .directory
                 .mark_read(room, &self.user.id, seq)
                 .await
                 .map_err(store_refusal)?;
@@ -632,9 +614,10 @@ impl Session {
     {
         joined(connection, &room)?;
         connection.delivered.remove(&room);
-        self.hub.leave([room.as_str()], self.id);
+        self.context.hub.leave([room.as_str()], self.id);
         if self.session.is_some() {
-            self.directory
+            self.context
+                .directory
                 .remove_from_list(&room, &self.user.id)
                 .await
                 .map_err(store_refusal)?;
@@ -655,6 +638,7 @@ impl Session {
             return Err(Refusal::new(ErrorCode::UnknownUser, "that is you").into());
         }
         let other = self
+            .context
             .directory
             .find_user(&other_id)
             .await
@@ -666,6 +650,7 @@ impl Session {
                 )
             })?;
         let room = self
+            .context
             .directory
             .open_dm(&self.user, &other)
             .await
@@ -677,10 +662,10 @@ impl Session {
                     kind: RoomKind::Dm,
                     with: Some(with.clone()),
                     unread: 0,
-                    head: self.hub.head(&room),
+                    head: self.context.hub.head(&room),
                 },
             };
-            self.connections.send(&added.to_json(), Some(to));
+            self.context.connections.send(&added.to_json(), Some(to));
         }
         Ok(())
     }
