@@ -639,8 +639,10 @@ def slow_consumers_section(results: dict) -> str | None:
         f"Fan-out as above{setup}, but some subscribers stop reading after their first frame, "
         "like clients on a dead network. The readers' p99 is compared with the same load "
         "without stalls, and the server's RSS is sampled throughout: a server that buffers for "
-        "stalled clients grows, one that closes them stays flat. Ratios below 1× mean Huddle "
-        "is quicker or smaller."
+        "stalled clients grows, one that closes them stays flat. Traffic then goes on for a "
+        "while at the same rate, so that the stalled clients meet the server's deadlines; "
+        "*closed by server* says which of them it closed, and with which code. Ratios below 1× "
+        "mean Huddle is quicker or smaller."
     )
     return "## Slow consumers\n\n" + explanation + "\n\n" + md_table(headers, rows) + notes.render()
 
