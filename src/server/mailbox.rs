@@ -146,24 +146,7 @@ impl State {
 impl Subscriber {
     /// Offers a frame without waiting; a full queue evicts the subscriber.
     pub fn offer(&self, delivery: Delivery) -> Offer {
-        let (offer, waker) = {
-            let mut state = self.shared.lock();
-            if state.closed || state.stop.is_some() {
-                return Offer::Gone;
-            }
-            if state.queue.len() >= self.shared.capacity {
-                state.stop = Some(Stop::TooSlow);
-                (Offer::Evicted, state.waker.take())
-            } else {
-                state.queue.push_back(delivery);
-                (Offer::Queued, state.waker.take())
-            }
-        };
-        // Woken outside the lock, so the socket task never wakes up only to wait for it.
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        offer
+        self.queue(1, |queue| queue.push_back(delivery))
     }
 
     /// Offers several frames of one room at once: one lock and at most one wake-up for the
@@ -171,25 +154,31 @@ impl Subscriber {
     /// instead of waking, writing and flushing once per frame. All or nothing: if they do
     /// not all fit, the subscriber is evicted, since a partial batch would be a gap.
     pub fn offer_frames(&self, room: RoomId, frames: &[(u64, Utf8Bytes)]) -> Offer {
+        self.queue(frames.len(), |queue| {
+            queue.extend(frames.iter().map(|(seq, frame)| Delivery {
+                room,
+                seq: *seq,
+                frame: frame.clone(),
+            }))
+        })
+    }
+
+    /// Queues `count` deliveries with `push` if they all fit; otherwise evicts the subscriber.
+    fn queue(&self, count: usize, push: impl FnOnce(&mut VecDeque<Delivery>)) -> Offer {
         let (offer, waker) = {
             let mut state = self.shared.lock();
             if state.closed || state.stop.is_some() {
                 return Offer::Gone;
             }
-            if state.queue.len() + frames.len() > self.shared.capacity {
+            if state.queue.len() + count > self.shared.capacity {
                 state.stop = Some(Stop::TooSlow);
                 (Offer::Evicted, state.waker.take())
             } else {
-                state
-                    .queue
-                    .extend(frames.iter().map(|(seq, frame)| Delivery {
-                        room,
-                        seq: *seq,
-                        frame: frame.clone(),
-                    }));
+                push(&mut state.queue);
                 (Offer::Queued, state.waker.take())
             }
         };
+        // Woken outside the lock, so the socket task never wakes up only to wait for it.
         if let Some(waker) = waker {
             waker.wake();
         }

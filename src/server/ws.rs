@@ -770,7 +770,7 @@ where
             socket.feed(Message::Text(delivery.frame)).await?;
             continue;
         }
-        // Already sent while catching up from history, or from a room since left.
+        // A room this connection has left since the frame was queued.
         let Some(last) = delivered.last_sent(delivery.room) else {
             continue;
         };
