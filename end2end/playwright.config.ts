@@ -30,7 +30,8 @@ export default defineConfig({
   webServer: {
     command: `rm -f ../target/e2e.db* && ../target/debug/huddle --addr 127.0.0.1:${port} --database ../target/e2e.db`,
     cwd: '.',
-    env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn' },
+    // A panic prints its message, not pages of backtrace that bury the test report.
+    env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn', RUST_BACKTRACE: '0' },
     // Playwright polls this URL until the server answers, so no test starts early.
     url: `${baseURL}/`,
     reuseExistingServer: false,

@@ -25,4 +25,13 @@ step "Autobahn|Testsuite cases 1-10 against the diagnostic echo route"
 scripts/autobahn.sh
 
 step "Playwright in Debian Chromium"
-(cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test)
+# Kept whole in a file, and on failure summed up last: the failing tests and any server
+# panic, so the reason is at the end of the output rather than above the server's log.
+log=target/playwright.log
+if ! (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test) 2>&1 | tee "$log"; then
+  {
+    printf '\n\033[1m== Playwright failed (whole output: %s)\033[0m\n' "$log"
+    grep -E -A1 '✘|^ +[0-9]+\) |panicked at' "$log" | head -80
+  } | tee /dev/stderr
+  exit 1
+fi

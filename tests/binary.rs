@@ -359,3 +359,83 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
         "a session cookie reached the logs: {printed}"
     );
 }
+
+/// Browsers abandon page loads all the time (a reload, a closed tab, a click away). The
+/// server must shrug: no panic in its log, and the next page still renders.
+#[tokio::test]
+async fn abandoned_page_loads_leave_no_panic_in_the_log() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let Logging {
+        mut child,
+        url,
+        mut printed,
+        mut stdout,
+        mut stderr,
+    } = start_logging(&dir.path().join("huddle.db"), "warn").await;
+    let http = reqwest::Client::new();
+    // With a session the page renders everything: the room list, the account, the composer.
+    let chosen = http
+        .post(format!("{url}/api/choose_name"))
+        .form(&[("name", "ada")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = chosen.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+    // One at a time: the race needs an idle worker thread to run the render's effects on.
+    let abandoners = (0..1u64).map(|worker| {
+        let (addr, cookie) = (addr.clone(), cookie.clone());
+        tokio::spawn(async move {
+            for i in 0..400u64 {
+                let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                let path = if i % 2 == 0 {
+                    "/".to_owned()
+                } else {
+                    format!("/r/room{}", i % 5)
+                };
+                let with_session = if (worker + i) % 3 == 0 {
+                    ""
+                } else {
+                    cookie.as_str()
+                };
+                let request = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {with_session}\r\n\r\n"
+                );
+                socket.write_all(request.as_bytes()).await.unwrap();
+                // Give up mid-render: a debug build renders this page in a few milliseconds.
+                tokio::time::sleep(Duration::from_micros(fastrand::u64(2_000..10_000))).await;
+                drop(socket);
+            }
+        })
+    });
+    for abandoner in abandoners.collect::<Vec<_>>() {
+        abandoner.await.unwrap();
+    }
+    let page = http.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Messages"));
+
+    send_signal(&child, "-TERM");
+    // Both pipes at once: a server blocked on a full stderr pipe would never exit.
+    let (mut out, mut err) = (String::new(), String::new());
+    let (read_out, read_err) = tokio::join!(
+        stdout.read_to_string(&mut out),
+        stderr.read_to_string(&mut err)
+    );
+    read_out.unwrap();
+    read_err.unwrap();
+    child.wait().await.unwrap();
+    printed.push_str(&out);
+    printed.push_str(&err);
+    let first_panic = printed
+        .find("panicked")
+        .map(|at| &printed[at..(at + 600).min(printed.len())]);
+    assert_eq!(first_panic, None, "the server panicked");
+}

@@ -119,3 +119,60 @@ async fn an_invalid_name_is_refused_and_sets_no_cookie() {
     let body = response.text().await.unwrap();
     assert!(body.contains("display name"), "{body}");
 }
+
+#[tokio::test]
+async fn a_room_that_cannot_be_shown_gets_an_error_page_with_the_status_that_says_why() {
+    let server = TestServer::start().await;
+    let bad_name = reqwest::get(server.url("/r/Not%20A%20Room")).await.unwrap();
+    assert_eq!(bad_name.status(), 404);
+    let html = bad_name.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    assert!(html.contains("is not a room name"), "{html}");
+
+    let members_only = TestServer::start_with(|config| config.guests = false).await;
+    let anonymous = reqwest::get(members_only.url("/r/general")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous
+        .text()
+        .await
+        .unwrap()
+        .contains("Log in to read this room."));
+}
+
+#[tokio::test]
+async fn a_room_page_by_name_shows_that_room() {
+    let server = TestServer::start().await;
+    let mut alice = server.client().await;
+    alice.join_room("general", None).await;
+    alice.say_in("general", "g-1", "said in general").await;
+    alice.next_message().await;
+    let html = reqwest::get(server.url("/r/general"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("# general"), "{html}");
+    assert!(html.contains("said in general"), "{html}");
+}
+
+#[tokio::test]
+async fn when_history_cannot_be_read_the_page_says_so_with_503_and_the_server_keeps_serving() {
+    let server = TestServer::start().await;
+    let mut alice = server.client().await;
+    alice.say("c-1", "kept safe").await;
+    alice.next_message().await;
+    // Take the messages table out from under the server, as a broken disk would.
+    let db = rusqlite::Connection::open(&server.config.database).unwrap();
+    db.execute_batch("ALTER TABLE messages RENAME TO messages_away")
+        .unwrap();
+    let broken = reqwest::get(server.url("/")).await.unwrap();
+    assert_eq!(broken.status(), 503);
+    let html = broken.text().await.unwrap();
+    assert!(html.contains("could not read this room"), "{html}");
+    assert!(!html.contains("kept safe"));
+    // Put it back: nothing was lost, and the next load shows it.
+    db.execute_batch("ALTER TABLE messages_away RENAME TO messages")
+        .unwrap();
+    assert!(get_page(&server, None).await.contains("kept safe"));
+}

@@ -13,7 +13,7 @@ const database = join(mkdtempSync(join(tmpdir(), 'huddle-chaos-')), 'huddle.db')
 /** Starts the server and resolves once it says it listens. */
 function startServer(): Promise<ChildProcess> {
   const server = spawn('../target/debug/huddle', ['--addr', `127.0.0.1:${port}`, '--database', database], {
-    env: { ...process.env, LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn' },
+    env: { ...process.env, LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn', RUST_BACKTRACE: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -33,17 +33,12 @@ pub struct Viewer {
     pub account: bool,
 }
 
-#[server(endpoint = "load_room")]
-pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
-    server_side::load_room(room).await
-}
-
 /// The page of history just before seq `before`.
 #[server(endpoint = "load_older")]
 pub async fn load_older(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
     let (state, viewer) = server_side::state_and_viewer().await?;
     server_side::authorize_read(&state, &room, viewer.as_ref()).await?;
-    server_side::history(&state, &room, before).await
+    Ok(server_side::history(&state, &room, before).await?)
 }
 
 /// Remembers the display name of a guest. Works as a plain form post without JavaScript.
@@ -81,7 +76,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-mod server_side {
+pub(crate) mod server_side {
     use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
@@ -120,26 +115,51 @@ mod server_side {
         Ok(())
     }
 
-    fn fail(status: StatusCode, message: String) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
+    /// Why a room is not shown to someone, with the HTTP status that says so.
+    #[derive(Debug)]
+    pub struct Refusal {
+        pub status: StatusCode,
+        pub message: String,
+    }
+
+    impl Refusal {
+        fn new(status: StatusCode, message: String) -> Self {
+            Self { status, message }
         }
-        ServerFnError::new(message)
+
+        /// The store failed: the person did nothing wrong; the details go to the log.
+        pub fn internal(err: impl std::fmt::Display) -> Self {
+            tracing::error!(%err, "reading a room failed");
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server could not read this room; try again.".into(),
+            )
+        }
+    }
+
+    /// A server function's error, with the refusal's status on its response.
+    impl From<Refusal> for ServerFnError {
+        fn from(refusal: Refusal) -> Self {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(refusal.status);
+            }
+            ServerFnError::new(refusal.message)
+        }
     }
 
     pub async fn authorize_read(
         state: &AppState,
         room: &str,
         viewer: Option<&Identity>,
-    ) -> Result<(), ServerFnError> {
+    ) -> Result<(), Refusal> {
         if check_room_name(room).is_err() {
-            return Err(fail(
+            return Err(Refusal::new(
                 StatusCode::NOT_FOUND,
                 format!("{room:?} is not a room name"),
             ));
         }
         if viewer.is_none() && !state.auth.allow_guests {
-            return Err(fail(
+            return Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "Log in to read this room.".into(),
             ));
@@ -149,9 +169,9 @@ mod server_side {
             .directory
             .may_read(room, reader)
             .await
-            .map_err(ServerFnError::new)?;
+            .map_err(Refusal::internal)?;
         if !allowed {
-            return Err(fail(
+            return Err(Refusal::new(
                 StatusCode::FORBIDDEN,
                 format!("Room {room:?} is private: only its members can see it."),
             ));
@@ -159,17 +179,21 @@ mod server_side {
         Ok(())
     }
 
-    pub async fn load_room(room: String) -> Result<RoomSnapshot, ServerFnError> {
-        let (state, identity) = state_and_viewer().await?;
-        authorize_read(&state, &room, identity.as_ref()).await?;
-        let history = history(&state, &room, None).await?;
+    /// Everything the room page shows, for `identity` (None: an anonymous visitor).
+    pub async fn room_snapshot(
+        state: &AppState,
+        identity: Option<Identity>,
+        room: &str,
+    ) -> Result<RoomSnapshot, Refusal> {
+        authorize_read(state, room, identity.as_ref()).await?;
+        let history = history(state, room, None).await?;
         let hub = state.hub.clone();
         let rooms = match &identity {
             Some(identity) => state
                 .directory
                 .room_list(&identity.user, |name| hub.head(name))
                 .await
-                .map_err(ServerFnError::new)?,
+                .map_err(Refusal::internal)?,
             None => Vec::new(),
         };
         let current = rooms
@@ -177,15 +201,15 @@ mod server_side {
             .find(|entry| entry.name == room)
             .cloned()
             .unwrap_or_else(|| RoomEntry {
-                name: room.clone(),
-                kind: if crate::protocol::is_dm_room(&room) {
+                name: room.to_owned(),
+                kind: if crate::protocol::is_dm_room(room) {
                     RoomKind::Dm
                 } else {
                     RoomKind::Public
                 },
                 with: None,
                 unread: 0,
-                head: hub.head(&room),
+                head: hub.head(room),
             });
         Ok(RoomSnapshot {
             me: identity.map(|identity| Viewer {
@@ -223,7 +247,7 @@ mod server_side {
         state: &AppState,
         room: &str,
         before: Option<u64>,
-    ) -> Result<HistoryPage, ServerFnError> {
+    ) -> Result<HistoryPage, Refusal> {
         if !state.hub.has_room(room) {
             return Ok(HistoryPage {
                 room: room.to_owned(),
@@ -233,6 +257,6 @@ mod server_side {
         }
         history_api::page(state.store.as_ref(), room, before, super::PAGE_SIZE)
             .await
-            .map_err(ServerFnError::new)
+            .map_err(Refusal::internal)
     }
 }

@@ -9,7 +9,7 @@ mod name_picker;
 mod notices;
 mod online_list;
 mod room_list;
-mod room_page;
+pub mod room_page;
 mod status;
 mod typing_indicator;
 
@@ -19,7 +19,7 @@ pub use chat::Chat;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,10 +55,10 @@ pub fn App() -> impl IntoView {
         <Title text="Huddle"/>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                // Async: the whole page, history included, is in the first response, so it
-                // reads fine with JavaScript disabled.
-                <Route path=path!("/") view=room_page::RoomPage ssr=SsrMode::Async/>
-                <Route path=path!("/r/:room") view=room_page::RoomPage ssr=SsrMode::Async/>
+                // The server loads each page's room before rendering it (server::pages), so
+                // the whole page, history included, is in the first response.
+                <Route path=path!("/") view=room_page::RoomPage/>
+                <Route path=path!("/r/:room") view=room_page::RoomPage/>
             </Routes>
         </Router>
     }

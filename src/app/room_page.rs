@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use crate::app::account::AccountPanel;
-use crate::app::api::load_room;
 use crate::app::composer::Composer;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;
@@ -15,29 +14,29 @@ use crate::app::typing_indicator::TypingIndicator;
 use crate::app::{Chat, RoomSnapshot};
 use crate::protocol::{RoomKind, LOBBY};
 
+/// What the server loaded for a room page before rendering it: the room, or why this person
+/// may not see it. The server's page handler provides it as context.
+///
+/// Loading first means the render has nothing to wait for: no `Suspense`, whose effect
+/// would otherwise re-render the room on another thread, racing the disposal of an
+/// abandoned request (a panic per closed tab).
+#[derive(Clone, Debug)]
+pub struct LoadedRoom(pub Result<RoomSnapshot, String>);
+
 #[component]
 pub fn RoomPage() -> impl IntoView {
-    // `/r/{room}`, or the lobby at `/`.
-    let params = leptos_router::hooks::use_params_map();
-    let room = move || {
-        params
-            .read()
-            .get("room")
-            .unwrap_or_else(|| LOBBY.to_owned())
-    };
-    let snapshot = Resource::new(room, load_room);
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(snapshot) => view! { <Room snapshot/> }.into_any(),
-                    Err(err) => {
-                        view! { <p class="error" role="alert">"The room could not be loaded: " {err.to_string()}</p> }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
+    // Rendered into the page by the server, read back from it while hydrating.
+    let loaded = SharedValue::new(|| match use_context::<LoadedRoom>() {
+        Some(LoadedRoom(loaded)) => loaded,
+        None => Err("the page came without its room; reload it".to_owned()),
+    })
+    .into_inner();
+    match loaded {
+        Ok(snapshot) => view! { <Room snapshot/> }.into_any(),
+        Err(err) => {
+            view! { <p class="error" role="alert">"The room could not be loaded: " {err}</p> }
+                .into_any()
+        }
     }
 }
 

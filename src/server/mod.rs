@@ -14,6 +14,7 @@ pub mod hub;
 pub mod inbound;
 pub mod mailbox;
 pub mod origin;
+pub mod pages;
 pub mod pending_acks;
 pub mod push_api;
 pub mod rate_limit;

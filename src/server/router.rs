@@ -3,15 +3,16 @@
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::LeptosRoutes;
 
-use crate::app::{shell, App};
+use crate::app::shell;
 use crate::server::state::AppState;
-use crate::server::{echo, history_api, origin, push_api, ws};
+use crate::server::{echo, history_api, origin, pages, push_api, ws};
 
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
     let mut router = Router::new()
+        .route("/", get(pages::lobby))
+        .route("/r/{room}", get(pages::room))
         .route("/ws", get(ws::upgrade))
         .route(
             "/api/rooms/{room}/messages",
@@ -27,7 +28,9 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let allowed_origins = state.config.allowed_origins.clone();
     router
-        .leptos_routes_with_context(&state, routes, provide_state, move || {
+        // No page routes here (the pages have their own handlers): this registers the
+        // server functions.
+        .leptos_routes_with_context(&state, Vec::new(), provide_state, move || {
             shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
