@@ -380,3 +380,49 @@ async fn a_form_on_another_site_cannot_log_a_visitor_in_or_out() {
     let client = server.client_with_cookie(&cookie).await;
     assert_eq!(client.me.name, "Victim");
 }
+
+#[tokio::test]
+async fn after_five_wrong_passwords_a_name_refuses_even_the_right_one_for_a_while() {
+    let server = TestServer::start().await;
+    let owner = server
+        .account_cookie("Grace", "correct horse battery")
+        .await;
+    let http = reqwest::Client::new();
+    let login = |name: &'static str, password: &'static str| {
+        http.post(server.url("/api/login"))
+            .form(&[("name", name), ("password", password)])
+            .send()
+    };
+    for guess in [
+        "guess one",
+        "guess two",
+        "guess three",
+        "guess four",
+        "guess five",
+    ] {
+        let response = login("grace", guess).await.unwrap();
+        assert!(!response.status().is_success());
+        assert!(response.headers().get("set-cookie").is_none());
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("wrong name or password"));
+    }
+    let locked = login("Grace", "correct horse battery").await.unwrap();
+    assert!(!locked.status().is_success());
+    assert!(locked.headers().get("set-cookie").is_none());
+    let said = locked.text().await.unwrap();
+    assert!(
+        said.contains("too many failed logins for this name; try again in 15 min"),
+        "{said}"
+    );
+    // Other accounts are not affected, and Grace's open session keeps working.
+    server.account_cookie("Ada", "analytical engine").await;
+    let ada = login("Ada", "analytical engine").await.unwrap();
+    assert!(ada.status().is_success(), "{}", ada.text().await.unwrap());
+    let mut grace = server.client_with_cookie(&owner).await;
+    assert_eq!(grace.me.name, "Grace");
+    grace.say("still-here", "still here").await;
+    assert_eq!(grace.next_message().await.text, "still here");
+}

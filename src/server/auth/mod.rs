@@ -8,8 +8,11 @@
 
 pub mod accounts;
 pub mod api_tokens;
+mod login_throttle;
 mod sessions;
 pub mod signing;
+
+use std::time::Instant;
 
 use axum::http::HeaderMap;
 use sqlx::SqlitePool;
@@ -17,6 +20,7 @@ use sqlx::SqlitePool;
 use crate::protocol::{normalize_name, User};
 use crate::server::config::Config;
 use crate::server::store::StoreError;
+use login_throttle::LoginThrottle;
 use sessions::Sessions;
 use signing::Signer;
 
@@ -55,6 +59,7 @@ pub struct Auth {
     pub allow_guests: bool,
     pub allow_accounts: bool,
     secure_cookies: bool,
+    login_throttle: LoginThrottle,
 }
 
 impl Auth {
@@ -71,6 +76,7 @@ impl Auth {
             allow_guests: config.guests,
             allow_accounts: config.accounts,
             secure_cookies: config.secure_cookies,
+            login_throttle: LoginThrottle::default(),
         })
     }
 
@@ -140,12 +146,30 @@ impl Auth {
         self.start(user, IdentityKind::Account).await
     }
 
+    /// Logs in to an account. Each name allows a few wrong passwords per window
+    /// ([`login_throttle`]), so guessing one person's password is not a matter of time.
     pub async fn login(&self, name: &str, password: &str) -> Result<(Identity, String), AuthError> {
         if !self.allow_accounts {
             return Err(AuthError::AccountsNotAllowed);
         }
-        let user = accounts::login(&self.pool, name, password).await?;
-        self.start(user, IdentityKind::Account).await
+        self.login_throttle
+            .attempt(name, Instant::now())
+            .map_err(|wait| AuthError::TooManyLoginAttempts {
+                minutes: wait.as_secs().div_ceil(60).max(1),
+            })?;
+        match accounts::login(&self.pool, name, password).await {
+            Ok(user) => {
+                self.login_throttle.succeeded(name);
+                self.start(user, IdentityKind::Account).await
+            }
+            Err(accounts::AccountError::WrongCredentials) => {
+                Err(accounts::AccountError::WrongCredentials.into())
+            }
+            Err(err) => {
+                self.login_throttle.undo(name);
+                Err(err.into())
+            }
+        }
     }
 
     /// Whether `identity`'s session still exists (a socket that registered while its session
@@ -199,6 +223,8 @@ pub enum AuthError {
     AccountsNotAllowed,
     #[error("the name {0:?} belongs to an account; log in to use it")]
     NameBelongsToAccount(String),
+    #[error("too many failed logins for this name; try again in {minutes} min")]
+    TooManyLoginAttempts { minutes: u64 },
     #[error(transparent)]
     Account(#[from] accounts::AccountError),
     #[error(transparent)]
