@@ -17,9 +17,10 @@ use crate::protocol::{RoomKind, LOBBY};
 /// What the server loaded for a room page before rendering it: the room, or why this person
 /// may not see it. The server's page handler provides it as context.
 ///
-/// Loading first means the render has nothing to wait for: no `Suspense`, whose effect
-/// would otherwise re-render the room on another thread, racing the disposal of an
-/// abandoned request (a panic per closed tab).
+/// Loading first means the render has nothing to wait for, so there is no `Suspense`. Its
+/// effect re-rendered the room on another thread, and when a tab was closed mid-render
+/// that raced the disposal of the request's signals: the effect read them after disposal
+/// and panicked (tests/binary.rs, abandoned page loads).
 #[derive(Clone, Debug)]
 pub struct LoadedRoom(pub Result<RoomSnapshot, String>);
 
