@@ -146,27 +146,19 @@ async fn a_busy_port_is_reported_not_panicked_on() {
 
 #[tokio::test]
 async fn info_logs_never_contain_what_people_write() {
-    use tokio::io::AsyncReadExt;
     let dir = tempfile::tempdir().unwrap();
-    let Logging {
-        mut child,
-        url,
-        mut printed,
-        mut stdout,
-        mut stderr,
-    } = start_logging(&dir.path().join("huddle.db"), "info").await;
+    let server = start_logging(&dir.path().join("huddle.db"), "info").await;
     let secret = "my-very-private-words-7f3a";
-    let mut client =
-        Client::connect(&format!("{}/ws", url.replacen("http://", "ws://", 1)), None).await;
+    let mut client = Client::connect(
+        &format!("{}/ws", server.url.replacen("http://", "ws://", 1)),
+        None,
+    )
+    .await;
     client.say("c-secret", secret).await;
     assert_eq!(client.next_message().await.text, secret);
-    send_signal(&child, "-TERM");
+    send_signal(&server.child, "-TERM");
     client.close_frame().await;
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).await.unwrap();
-    stderr.read_to_string(&mut rest).await.unwrap();
-    child.wait().await.unwrap();
-    printed.push_str(&rest);
+    let printed = server.output().await;
     assert!(
         printed.contains("connected"),
         "info logs were expected: {printed}"
@@ -177,14 +169,26 @@ async fn info_logs_never_contain_what_people_write() {
     );
 }
 
-/// The binary, started with `--log <level>` on `database`, once it has printed its URL;
-/// its output so far is in `printed`, the rest is still to be read from the pipes.
+/// The binary, started with `--log <level>` on `database`, once it has printed its URL.
+/// Its pipes are read on from then on: a server blocked on a full pipe would never exit.
 struct Logging {
     child: Child,
     url: String,
+    /// What it printed up to its URL.
     printed: String,
-    stdout: tokio::process::ChildStdout,
-    stderr: tokio::process::ChildStderr,
+    /// The rest of its stdout, then all of its stderr, once it exits.
+    rest: tokio::task::JoinHandle<String>,
+}
+
+impl Logging {
+    /// Waits for the server to exit (the caller has signalled it) and returns everything it
+    /// printed.
+    async fn output(mut self) -> String {
+        self.child.wait().await.unwrap();
+        let mut printed = self.printed;
+        printed.push_str(&self.rest.await.unwrap());
+        printed
+    }
 }
 
 async fn start_logging(database: &std::path::Path, level: &str) -> Logging {
@@ -199,7 +203,7 @@ async fn start_logging(database: &std::path::Path, level: &str) -> Logging {
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
     let mut printed = String::new();
     let mut buffer = [0u8; 4096];
     let url = loop {
@@ -212,12 +216,21 @@ async fn start_logging(database: &std::path::Path, level: &str) -> Logging {
             }
         }
     };
+    let rest = tokio::spawn(async move {
+        let (mut out, mut err) = (String::new(), String::new());
+        let (read_out, read_err) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err)
+        );
+        read_out.unwrap();
+        read_err.unwrap();
+        out + &err
+    });
     Logging {
         child,
         url,
         printed,
-        stdout,
-        stderr,
+        rest,
     }
 }
 
@@ -237,7 +250,6 @@ async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
 
 #[tokio::test]
 async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works() {
-    use tokio::io::AsyncReadExt;
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("huddle.db");
     let database_arg = database.to_str().unwrap();
@@ -262,25 +274,8 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
     );
 
     // The server, logging at debug: more than anyone runs in production.
-    let Logging {
-        mut child,
-        url,
-        mut printed,
-        mut stdout,
-        mut stderr,
-    } = start_logging(&database, "debug").await;
-
-    // Keep reading while the server runs: a full pipe would block its logging.
-    let stdout_rest = tokio::spawn(async move {
-        let mut rest = String::new();
-        stdout.read_to_string(&mut rest).await.unwrap();
-        rest
-    });
-    let stderr_all = tokio::spawn(async move {
-        let mut all = String::new();
-        stderr.read_to_string(&mut all).await.unwrap();
-        all
-    });
+    let server = start_logging(&database, "debug").await;
+    let url = server.url.clone();
 
     // Someone registers, then chats with their session cookie.
     let registered = reqwest::Client::new()
@@ -340,11 +335,9 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
     .await;
     assert!(!ok && printed_cli.contains("401"), "{printed_cli}");
 
-    send_signal(&child, "-TERM");
+    send_signal(&server.child, "-TERM");
     client.close_frame().await;
-    child.wait().await.unwrap();
-    printed.push_str(&stdout_rest.await.unwrap());
-    printed.push_str(&stderr_all.await.unwrap());
+    let printed = server.output().await;
     assert!(
         printed.contains("notice pushed"),
         "debug logs were expected: {printed}"
@@ -364,15 +357,10 @@ async fn tokens_and_session_cookies_never_reach_the_logs_and_the_push_cli_works(
 /// server must shrug: no panic in its log, and the next page still renders.
 #[tokio::test]
 async fn abandoned_page_loads_leave_no_panic_in_the_log() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().unwrap();
-    let Logging {
-        mut child,
-        url,
-        mut printed,
-        mut stdout,
-        mut stderr,
-    } = start_logging(&dir.path().join("huddle.db"), "warn").await;
+    let server = start_logging(&dir.path().join("huddle.db"), "warn").await;
+    let url = server.url.clone();
     let http = reqwest::Client::new();
     // With a session the page renders everything: the room list, the account, the composer.
     let chosen = http
@@ -422,18 +410,8 @@ async fn abandoned_page_loads_leave_no_panic_in_the_log() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Messages"));
 
-    send_signal(&child, "-TERM");
-    // Both pipes at once: a server blocked on a full stderr pipe would never exit.
-    let (mut out, mut err) = (String::new(), String::new());
-    let (read_out, read_err) = tokio::join!(
-        stdout.read_to_string(&mut out),
-        stderr.read_to_string(&mut err)
-    );
-    read_out.unwrap();
-    read_err.unwrap();
-    child.wait().await.unwrap();
-    printed.push_str(&out);
-    printed.push_str(&err);
+    send_signal(&server.child, "-TERM");
+    let printed = server.output().await;
     let first_panic = printed
         .find("panicked")
         .map(|at| &printed[at..(at + 600).min(printed.len())]);
