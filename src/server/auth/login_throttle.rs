@@ -39,32 +39,18 @@ impl LoginThrottle {
     pub fn attempt(&self, name: &str, now: Instant) -> Result<(), Duration> {
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         let key = key(name);
-        if let Some(attempts) = names.get_mut(&key) {
-            let ends = attempts.since + WINDOW;
-            if now >= ends {
-                *attempts = Attempts {
-                    count: 1,
-                    since: now,
-                };
-                return Ok(());
-            }
+        let current = names
+            .get_mut(&key)
+            .filter(|attempts| now < attempts.since + WINDOW);
+        if let Some(attempts) = current {
             if attempts.count >= MAX_ATTEMPTS {
-                return Err(ends - now);
+                return Err(attempts.since + WINDOW - now);
             }
             attempts.count += 1;
             return Ok(());
         }
-        if names.len() >= MAX_NAMES {
-            names.retain(|_, attempts| now < attempts.since + WINDOW);
-        }
-        if names.len() >= MAX_NAMES {
-            let oldest = names
-                .iter()
-                .min_by_key(|(_, attempts)| attempts.since)
-                .map(|(name, _)| name.clone());
-            if let Some(oldest) = oldest {
-                names.remove(&oldest);
-            }
+        if !names.contains_key(&key) {
+            make_room(&mut names, now);
         }
         names.insert(
             key,
@@ -94,6 +80,24 @@ impl LoginThrottle {
     #[cfg(test)]
     fn tracked(&self) -> usize {
         self.names.lock().unwrap().len()
+    }
+}
+
+/// Keeps the table below [`MAX_NAMES`]: expired counts go first, then the oldest.
+fn make_room(names: &mut HashMap<String, Attempts>, now: Instant) {
+    if names.len() < MAX_NAMES {
+        return;
+    }
+    names.retain(|_, attempts| now < attempts.since + WINDOW);
+    if names.len() < MAX_NAMES {
+        return;
+    }
+    let oldest = names
+        .iter()
+        .min_by_key(|(_, attempts)| attempts.since)
+        .map(|(name, _)| name.clone());
+    if let Some(oldest) = oldest {
+        names.remove(&oldest);
     }
 }
 

@@ -157,19 +157,13 @@ impl Auth {
             .map_err(|wait| AuthError::TooManyLoginAttempts {
                 minutes: wait.as_secs().div_ceil(60).max(1),
             })?;
-        match accounts::login(&self.pool, name, password).await {
-            Ok(user) => {
-                self.login_throttle.succeeded(name);
-                self.start(user, IdentityKind::Account).await
-            }
-            Err(accounts::AccountError::WrongCredentials) => {
-                Err(accounts::AccountError::WrongCredentials.into())
-            }
-            Err(err) => {
-                self.login_throttle.undo(name);
-                Err(err.into())
-            }
+        let outcome = accounts::login(&self.pool, name, password).await;
+        match &outcome {
+            Ok(_) => self.login_throttle.succeeded(name),
+            Err(accounts::AccountError::WrongCredentials) => {}
+            Err(_) => self.login_throttle.undo(name),
         }
+        self.start(outcome?, IdentityKind::Account).await
     }
 
     /// Whether `identity`'s session still exists (a socket that registered while its session
