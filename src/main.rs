@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use huddle::server::cli::{self, Cli};
-use huddle::server::{serve, shutdown::termination_signal, telemetry, AppState};
+use huddle::server::{listener, serve, shutdown::termination_signal, telemetry, AppState};
 use leptos::prelude::get_configuration;
 
 #[tokio::main]
@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         .context("reading the Leptos site configuration")?
         .leptos_options;
     let addr = config.addr.unwrap_or(leptos_options.site_addr);
-    let listener = serve::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let listener = listener::bind(addr).with_context(|| format!("binding {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let database = config.database.clone();
     let state = AppState::new(config, leptos_options)

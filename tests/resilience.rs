@@ -7,12 +7,23 @@ use std::time::{Duration, Instant};
 use common::TestServer;
 use huddle::protocol::{close_code, ClientFrame, ServerFrame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::Interest;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Opens a WebSocket by hand over plain TCP and then never answers anything, as a peer that
 /// vanished without closing would behave. Returns the stream after the handshake.
 async fn silent_peer(server: &TestServer) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    silent_peer_with_window(server, None).await
+}
+
+/// Like [`silent_peer`], with the receive buffer set to `receive_buffer` bytes, as a client
+/// on a stalled link offers a small window.
+async fn silent_peer_with_window(server: &TestServer, receive_buffer: Option<u32>) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
+    let mut stream = socket.connect(server.addr).await.unwrap();
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -74,6 +85,50 @@ async fn a_client_that_ignores_pings_is_closed_within_h_plus_t() {
         0,
         "it left its rooms"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_for_it() {
+    let server = TestServer::start_with(|config| {
+        config.queue_capacity = 16;
+        config.heartbeat_interval_ms = 600_000;
+        config.heartbeat_timeout_ms = 600_000;
+        config.rate_limit_per_sec = 0; // a flood is the point
+    })
+    .await;
+    let stalled = silent_peer_with_window(&server, Some(2_048)).await;
+    let mut sender = server.client().await;
+    // Bursts, each read back by the sender before the next, until the stalled connection has
+    // been evicted (it leaves the registry): by then its writes are blocked and its queue full.
+    let text = "x".repeat(4_000);
+    let mut sent = 0;
+    while server.state.connections.len() > 1 {
+        assert!(sent < 2_000, "still held after {sent} messages (8 MB)");
+        for n in sent..sent + 8 {
+            sender.say(&format!("c-{n}"), &text).await;
+        }
+        for n in sent..sent + 8 {
+            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
+        }
+        sent += 8;
+    }
+    let evicted = Instant::now();
+    // Its close frame cannot pass the backlog, so after the close handshake's bound the
+    // server resets the connection, rather than leave the kernel holding the backlog and
+    // retrying it. The client sees the reset without reading anything.
+    let ready = tokio::time::timeout(common::PATIENCE, stalled.ready(Interest::ERROR))
+        .await
+        .expect("the connection was reset, not left open")
+        .unwrap();
+    assert!(ready.is_error());
+    let error = stalled.take_error().unwrap().expect("an error on the socket");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    let waited = evicted.elapsed();
+    assert!(
+        waited <= huddle::server::ws::CLOSE_HANDSHAKE_TIMEOUT + Duration::from_secs(1),
+        "reset {waited:?} after the eviction"
+    );
+    sender.assert_nothing_pending().await;
 }
 
 #[tokio::test]

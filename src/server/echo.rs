@@ -46,5 +46,5 @@ where
             },
         }
     };
-    close(socket, ending).await;
+    close(&mut socket, ending).await;
 }

@@ -12,6 +12,7 @@ pub mod heartbeat;
 pub mod history_api;
 pub mod hub;
 pub mod inbound;
+pub mod listener;
 pub mod mailbox;
 pub mod origin;
 pub mod pages;

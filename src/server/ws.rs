@@ -14,9 +14,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::protocol::{
@@ -29,6 +30,7 @@ use crate::server::directory::Denied;
 use crate::server::heartbeat::{Beat, Heartbeat};
 use crate::server::hub::Joined;
 use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
+use crate::server::listener::AcceptedSocket;
 use crate::server::mailbox::{
     mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, TO_CONNECTION,
     UNSEQUENCED,
@@ -64,6 +66,7 @@ const MAX_SENDS_IN_FLIGHT: usize = 64;
 /// allowed (401), a person already holding their cap of sockets (429).
 pub async fn upgrade(
     State(state): State<AppState>,
+    accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -115,6 +118,7 @@ pub async fn upgrade(
         _admission: admission,
         _guard: state.shutdown.guard(),
         context: state.sockets.clone(),
+        tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
@@ -153,6 +157,10 @@ pub struct Session {
     pub _guard: SocketGuard,
     /// What every socket shares: the hub, stores and settings.
     pub context: Arc<SocketContext>,
+    /// The TCP socket under the connection, to reset if the client stops taking part; `None`
+    /// where the server was not started by [`crate::server::serve`] (tests driving sockets
+    /// in memory).
+    pub tcp: Option<AcceptedSocket>,
 }
 
 /// How the chat loop ended, which decides how the connection is closed.
@@ -237,7 +245,16 @@ impl Session {
             // client.
             drop(mailbox);
             tracing::info!(connection = self.id, ending = ?ending, "disconnecting");
-            Box::pin(close(socket, ending)).await;
+            if Box::pin(close(&mut socket, ending)).await == Closed::Abandoned {
+                if let Some(tcp) = &self.tcp {
+                    // SAFETY: `socket`, the WebSocket upgraded from this TCP socket, is still
+                    // held here; it is dropped, closing the descriptor, only below.
+                    if let Err(err) = unsafe { tcp.reset_on_close() } {
+                        tracing::debug!(connection = self.id, %err, "cannot reset an abandoned connection");
+                    }
+                }
+            }
+            drop(socket);
         }
     }
 
@@ -792,14 +809,25 @@ fn text_message(json: String) -> Message {
     Message::Text(Utf8Bytes::from(json))
 }
 
+/// How a connection's close went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// Both sides closed: the client took the close frame, or had sent its own, and finished.
+    Handshake,
+    /// The client took no part: the transport was gone, or the close frame or the client's
+    /// answer did not pass within [`CLOSE_HANDSHAKE_TIMEOUT`]. Whatever is still queued for
+    /// it will not be read in time, so the connection is best reset, not closed gracefully.
+    Abandoned,
+}
+
 /// Closes the connection as `ending` says, then reads until the peer's close (or the timeout)
 /// so that both sides see a clean close.
-pub async fn close<S>(mut socket: S, ending: Ending)
+pub async fn close<S>(socket: &mut S, ending: Ending) -> Closed
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
     match ending {
-        Ending::Vanished => return,
+        Ending::Vanished => return Closed::Abandoned,
         // tungstenite queued its reply to the peer's close; reading on sends it.
         Ending::PeerClosed => {}
         Ending::Close(code, reason) => {
@@ -815,15 +843,16 @@ where
                 socket.send(Message::Close(Some(frame))),
             );
             if !matches!(sent.await, Ok(Ok(()))) {
-                return;
+                return Closed::Abandoned;
             }
         }
     }
     let drain = async { while let Some(Ok(_)) = socket.next().await {} };
-    if tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, drain)
-        .await
-        .is_err()
-    {
-        tracing::debug!("peer did not complete the close handshake in time");
+    match tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, drain).await {
+        Ok(()) => Closed::Handshake,
+        Err(_) => {
+            tracing::debug!("peer did not complete the close handshake in time");
+            Closed::Abandoned
+        }
     }
 }
