@@ -40,7 +40,7 @@ pub fn configure(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
 
 /// How to end a connection whose socket reported `err` while reading.
 pub fn ending_for(err: &axum::Error) -> Ending {
-    use tungstenite::Error as WsError;
+    use tungstenite::error::{Error as WsError, ProtocolError};
     let Some(ws_error) = err.source().and_then(|e| e.downcast_ref::<WsError>()) else {
         return Ending::Vanished;
     };
@@ -52,9 +52,41 @@ pub fn ending_for(err: &axum::Error) -> Ending {
             close_code::INVALID_PAYLOAD,
             "text frame is not valid UTF-8".into(),
         ),
+        // The peer's TCP connection ended without a close frame (a killed tab, a dropped
+        // client): it is gone, not misbehaving, and there is nobody to send 1002 to.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Ending::Vanished,
         WsError::Protocol(_) => {
             Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
         }
         _ => Ending::Vanished,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{Error as WsError, ProtocolError};
+
+    fn ending(err: WsError) -> Ending {
+        ending_for(&axum::Error::new(err))
+    }
+
+    #[test]
+    fn a_peer_that_vanished_is_not_told_it_broke_the_protocol() {
+        assert_eq!(
+            ending(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            Ending::Vanished
+        );
+        assert_eq!(
+            ending(WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
+        );
+        assert!(matches!(
+            ending(WsError::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+                size: 2,
+                max_size: 1
+            })),
+            Ending::Close(close_code::MESSAGE_TOO_BIG, _)
+        ));
     }
 }
