@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use common::TestServer;
 use huddle::protocol::{close_code, ClientFrame, ServerFrame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::io::Interest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Opens a WebSocket by hand over plain TCP and then never answers anything, as a peer that
@@ -121,7 +121,10 @@ async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_fo
         .expect("the connection was reset, not left open")
         .unwrap();
     assert!(ready.is_error());
-    let error = stalled.take_error().unwrap().expect("an error on the socket");
+    let error = stalled
+        .take_error()
+        .unwrap()
+        .expect("an error on the socket");
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
     let waited = evicted.elapsed();
     assert!(

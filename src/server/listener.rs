@@ -178,12 +178,20 @@ mod tests {
         let mut taken = 0usize;
         loop {
             // A write the kernel does not take at once is where the backlog stops growing.
-            match tokio::time::timeout(std::time::Duration::from_millis(200), accepted.write(&chunk)).await {
+            match tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                accepted.write(&chunk),
+            )
+            .await
+            {
                 Ok(Ok(n)) => taken += n,
                 Ok(Err(err)) => panic!("write failed: {err}"),
                 Err(_) => break,
             }
-            assert!(taken < 1024 * 1024, "the kernel took {taken} bytes for a client reading nothing");
+            assert!(
+                taken < 1024 * 1024,
+                "the kernel took {taken} bytes for a client reading nothing"
+            );
         }
         let limit = UNSENT_BYTES_LIMIT as usize;
         assert!(

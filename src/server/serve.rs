@@ -36,10 +36,10 @@ pub async fn serve(
         // Each request can reach its connection's socket (see `AcceptedSocket`).
         router(state).into_make_service_with_connect_info::<AcceptedSocket>(),
     )
-        .with_graceful_shutdown(async move {
-            let _ = http_stopped.await;
-        })
-        .into_future();
+    .with_graceful_shutdown(async move {
+        let _ = http_stopped.await;
+    })
+    .into_future();
     let drain = async {
         signal.await;
         tracing::info!("shutting down: draining sockets");

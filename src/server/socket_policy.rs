@@ -74,7 +74,9 @@ mod tests {
     #[test]
     fn a_peer_that_vanished_is_not_told_it_broke_the_protocol() {
         assert_eq!(
-            ending(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            ending(WsError::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake
+            )),
             Ending::Vanished
         );
         assert_eq!(
@@ -82,10 +84,12 @@ mod tests {
             Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
         );
         assert!(matches!(
-            ending(WsError::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-                size: 2,
-                max_size: 1
-            })),
+            ending(WsError::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong {
+                    size: 2,
+                    max_size: 1
+                }
+            )),
             Ending::Close(close_code::MESSAGE_TOO_BIG, _)
         ));
     }
