@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -67,6 +67,7 @@ const MAX_SENDS_IN_FLIGHT: usize = 64;
 pub async fn upgrade(
     State(state): State<AppState>,
     accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
+    version: Version,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -118,7 +119,11 @@ pub async fn upgrade(
         _admission: admission,
         _guard: state.shutdown.guard(),
         context: state.sockets.clone(),
-        tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
+        // Over HTTP/2 (extended CONNECT) the TCP connection carries other streams too: it is
+        // never reset for one of them.
+        tcp: accepted
+            .filter(|_| version == Version::HTTP_11)
+            .map(|Extension(ConnectInfo(socket))| socket),
     };
     socket_policy::configure(ws, &state.config)
         .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
@@ -158,8 +163,8 @@ pub struct Session {
     /// What every socket shares: the hub, stores and settings.
     pub context: Arc<SocketContext>,
     /// The TCP socket under the connection, to reset if the client stops taking part; `None`
-    /// where the server was not started by [`crate::server::serve`] (tests driving sockets
-    /// in memory).
+    /// for a WebSocket over HTTP/2, and where the router is served without
+    /// [`crate::server::serve`]'s listener.
     pub tcp: Option<AcceptedSocket>,
 }
 
