@@ -135,6 +135,27 @@ async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_fo
 }
 
 #[tokio::test]
+async fn a_client_that_closes_gets_a_clean_close_not_a_reset() {
+    let server = TestServer::start().await;
+    let mut peer = silent_peer(&server).await;
+    // A masked close frame with code 1000 (the zero mask leaves the payload as it is).
+    peer.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])
+        .await
+        .unwrap();
+    let code = tokio::time::timeout(common::PATIENCE, read_until_close(&mut peer))
+        .await
+        .expect("the server answers the close");
+    assert_eq!(code, 1000);
+    // Then the server ends the connection with a FIN: end of stream, not a reset.
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(common::PATIENCE, peer.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection");
+    assert!(ended.is_ok(), "the connection was reset: {ended:?}");
+    assert!(rest.is_empty(), "nothing after the close frame: {rest:?}");
+}
+
+#[tokio::test]
 async fn a_client_that_answers_stays_connected_across_many_heartbeats() {
     let server = TestServer::start_with(|config| {
         config.heartbeat_interval_ms = 50;
