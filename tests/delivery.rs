@@ -20,6 +20,33 @@ async fn a_send_is_acked_with_its_id_and_seq_after_it_is_stored() {
 }
 
 #[tokio::test]
+async fn a_burst_of_sends_gets_every_ack_once_in_send_order_and_every_copy_once() {
+    let server = TestServer::start_with(|config| config.rate_limit_per_sec = 0).await;
+    let mut alice = server.client().await;
+    // More than the 64 sends a socket lets wait for their commit, written without reading:
+    // acks go out in bursts, together with the sender's own copies.
+    const SENDS: usize = 300;
+    for n in 0..SENDS {
+        alice.say(&format!("c-{n}"), &format!("m{n}")).await;
+    }
+    let (mut acked, mut copies) = (Vec::new(), Vec::new());
+    while acked.len() < SENDS || copies.len() < SENDS {
+        match alice.next_frame().await {
+            ServerFrame::Ack { client_id, seq, .. } => acked.push((client_id, seq)),
+            ServerFrame::Message(message) => copies.push((message.client_id, message.seq)),
+            ServerFrame::Ping { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let expected: Vec<_> = (0..SENDS)
+        .map(|n| (format!("c-{n}"), n as u64 + 1))
+        .collect();
+    assert_eq!(acked, expected, "acks in send order, each once");
+    assert_eq!(copies, expected, "own copies in seq order, each once");
+    alice.assert_nothing_pending().await;
+}
+
+#[tokio::test]
 async fn a_retried_client_id_is_stored_once_and_acked_the_same() {
     let server = TestServer::start_with(|_| {}).await;
     let cookie = &server.guest_cookie("Retry").await;

@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 
 use crate::protocol::{
     close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
@@ -315,7 +315,8 @@ impl Session {
                 biased;
                 received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => match received {
                     Received::Frames(_) => {
-                        Box::pin(self.write(mailbox, write_batch(socket, &mut batch, &mut connection.delivered))).await
+                        let write = write_batch(socket, &mut batch, &mut connection.delivered, &mut connection.acks);
+                        Box::pin(self.write(mailbox, write)).await
                     }
                     Received::Stopped(Stop::TooSlow) => return too_slow(),
                     Received::Stopped(Stop::LoggedOut) => {
@@ -328,7 +329,7 @@ impl Session {
                     }
                 },
                 Some(answer) = connection.acks.next(), if !connection.acks.is_empty() => {
-                    Box::pin(self.write(mailbox, send_json(socket, answer))).await
+                    Box::pin(self.write(mailbox, write_acks(socket, answer, &mut connection.acks))).await
                 }
                 () = &mut beat => {
                     let outcome = match heartbeat.due(Instant::now()) {
@@ -776,12 +777,43 @@ where
     socket.send(text_message(json)).await
 }
 
-/// Writes queued hub deliveries, skipping any already sent while catching up, then flushes
-/// once.
+/// Writes `first` and every other answer already ready, then flushes once.
+async fn write_acks<S>(
+    socket: &mut S,
+    first: String,
+    acks: &mut PendingAcks,
+) -> Result<(), axum::Error>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    socket.feed(text_message(first)).await?;
+    feed_ready_acks(socket, acks).await?;
+    socket.flush().await
+}
+
+/// Feeds the answers to this connection's sends that are already ready, oldest first, without
+/// waiting for any: they go out with whatever else this flush writes. A sender's own copy of
+/// its message and the ack for it (committed and published together) then cost one send,
+/// not one each.
+async fn feed_ready_acks<S>(socket: &mut S, acks: &mut PendingAcks) -> Result<(), axum::Error>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    // Polling without the task's waker is safe: the chat loop polls the pending answers
+    // again, with it, before it waits.
+    while let Some(Some(answer)) = acks.next().now_or_never() {
+        socket.feed(text_message(answer)).await?;
+    }
+    Ok(())
+}
+
+/// Writes queued hub deliveries, skipping any already sent while catching up, and the acks
+/// already ready, then flushes once.
 async fn write_batch<S>(
     socket: &mut S,
     batch: &mut VecDeque<Delivery>,
     delivered: &mut RoomCursors,
+    acks: &mut PendingAcks,
 ) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
@@ -807,6 +839,7 @@ where
         *last = delivery.seq;
         socket.feed(Message::Text(delivery.frame)).await?;
     }
+    feed_ready_acks(socket, acks).await?;
     socket.flush().await
 }
 
