@@ -214,21 +214,11 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_others_are_unaffect
     let mut sender = server.client().await;
     let mut stalled = server.client().await;
 
-    // Enough data to fill the stalled client's kernel buffers (loopback autotunes them to a
-    // few MiB), after which its queue overflows and the hub evicts it. The sender reads back
-    // each burst of its own messages before the next, so it never falls behind.
-    let text = "x".repeat(4_000);
-    let (mut total, burst) = (0, 50);
-    while server.state.hub.member_count("lobby") > 1 {
-        assert!(total < 10_000, "not evicted after {total} messages (40 MB)");
-        for n in total..total + burst {
-            sender.say(&format!("c-{n}"), &text).await;
-        }
-        for n in total..total + burst {
-            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
-        }
-        total += burst;
-    }
+    // Enough data to fill the stalled client's kernel buffers (its receive window and the
+    // server's bounded unsent bytes), after which its queue overflows and the hub evicts it.
+    let total = sender
+        .flood_while(50, 10_000, || server.state.hub.member_count("lobby") > 1)
+        .await;
     // Now the stalled client reads again, within the close handshake's bound: some
     // messages, in order, then the close that tells it it missed the rest.
     let mut received = 0;
@@ -276,8 +266,8 @@ async fn the_diagnostic_echo_route_echoes_when_enabled() {
 
 #[tokio::test]
 async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_overflows() {
-    // A client that stopped reading: once the kernel's buffers for it are full (on loopback
-    // the server side alone takes a few MiB), the server's writes block, so the socket task
+    // A client that stopped reading: once the kernel's buffers for it are full (its window,
+    // and on the server side the bounded unsent bytes), the server's writes block, so the socket task
     // is stuck in a write when the hub evicts the client. It must give up then, not only at
     // the (here ten minutes) write timeout.
     let server = TestServer::start_with(|config| {
@@ -294,20 +284,11 @@ async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_ove
         .await
         .unwrap();
     let mut sender = server.client().await;
-    // Bursts of 32 (group commit; below the queue's 64), each read back by the sender before the next, until the
-    // stalled connection has left the registry; its task ends right after it did.
-    let text = "x".repeat(4_000);
-    let mut sent = 0;
-    while server.state.connections.len() > 1 {
-        assert!(sent < 10_000, "still held after {sent} messages (40 MB)");
-        for n in sent..sent + 32 {
-            sender.say(&format!("c-{n}"), &text).await;
-        }
-        for n in sent..sent + 32 {
-            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
-        }
-        sent += 32;
-    }
+    // Bursts of 32 (group commit; below the queue's 64) until the stalled connection has left
+    // the registry; its task ends right after it did.
+    sender
+        .flood_while(32, 10_000, || server.state.connections.len() > 1)
+        .await;
     drop(stalled);
     sender.assert_nothing_pending().await;
 }

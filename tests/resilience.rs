@@ -98,20 +98,11 @@ async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_fo
     .await;
     let stalled = silent_peer_with_window(&server, Some(2_048)).await;
     let mut sender = server.client().await;
-    // Bursts, each read back by the sender before the next, until the stalled connection has
-    // been evicted (it leaves the registry): by then its writes are blocked and its queue full.
-    let text = "x".repeat(4_000);
-    let mut sent = 0;
-    while server.state.connections.len() > 1 {
-        assert!(sent < 2_000, "still held after {sent} messages (8 MB)");
-        for n in sent..sent + 8 {
-            sender.say(&format!("c-{n}"), &text).await;
-        }
-        for n in sent..sent + 8 {
-            assert_eq!(sender.next_message().await.client_id, format!("c-{n}"));
-        }
-        sent += 8;
-    }
+    // Until the stalled connection has been evicted (it leaves the registry): by then its
+    // writes are blocked and its queue full.
+    sender
+        .flood_while(8, 2_000, || server.state.connections.len() > 1)
+        .await;
     let evicted = Instant::now();
     // Its close frame cannot pass the backlog, so after the close handshake's bound the
     // server resets the connection, rather than leave the kernel holding the backlog and

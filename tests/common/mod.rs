@@ -279,6 +279,34 @@ impl Client {
         }
     }
 
+    /// Floods the lobby for a client that stopped reading: 4,000-character messages in bursts
+    /// of `burst`, each burst read back before the next so that this sender never falls
+    /// behind, for as long as `stalled_is_held()` says. Returns how many were sent; fails the
+    /// test past `max`.
+    pub async fn flood_while(
+        &mut self,
+        burst: usize,
+        max: usize,
+        stalled_is_held: impl Fn() -> bool,
+    ) -> usize {
+        let text = "x".repeat(4_000);
+        let mut sent = 0;
+        while stalled_is_held() {
+            assert!(
+                sent < max,
+                "still held after {sent} messages of 4,000 characters"
+            );
+            for n in sent..sent + burst {
+                self.say(&format!("c-{n}"), &text).await;
+            }
+            for n in sent..sent + burst {
+                assert_eq!(self.next_message().await.client_id, format!("c-{n}"));
+            }
+            sent += burst;
+        }
+        sent
+    }
+
     /// Waits for the ack of `client_id` (skipping messages) and returns (id, seq).
     pub async fn ack_for(&mut self, client_id: &str) -> (String, u64) {
         loop {
