@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::server::doorbell::{doorbell, Bell, Ringer};
 use crate::server::hub::Hub;
 use crate::server::store::{Appended, NewMessage, Store};
 
@@ -64,13 +65,14 @@ impl Committer {
     /// socket task. Woken from a worker, they go to that worker's own run queue; woken from
     /// another thread, each would take the runtime's shared queue lock. At 1,000 subscribers
     /// near saturation this lowered delivery p99 in eight of eight paired runs
-    /// (docs/performance.md).
+    /// (docs/performance.md). The writer wakes it through a [`doorbell`], so that it runs
+    /// as soon as a batch commits rather than behind every socket task already queued.
     pub fn start(
         store: Arc<dyn Store>,
         hub: Arc<Hub>,
     ) -> std::io::Result<(Committer, JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let (committed, to_publish) = mpsc::unbounded_channel();
+        let (committed, to_publish) = publication_channel()?;
         tokio::spawn(publish_loop(to_publish, hub));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -91,6 +93,61 @@ impl Committer {
     }
 }
 
+/// The writer thread's end of the way to the publisher.
+struct ToPublish {
+    // Declared first, so dropped first: when the bell reports the ringer gone, the channel
+    // already reports itself closed.
+    batches: mpsc::UnboundedSender<Committed>,
+    ringer: Ringer,
+}
+
+/// The publisher's end.
+struct Publications {
+    batches: mpsc::UnboundedReceiver<Committed>,
+    bell: Bell,
+}
+
+/// Committed batches go from the writer's thread to the publishing task over a channel, and
+/// the task is woken by a [`doorbell`] rather than by the channel: see there for why.
+fn publication_channel() -> std::io::Result<(ToPublish, Publications)> {
+    let (batches, receiver) = mpsc::unbounded_channel();
+    let (ringer, bell) = doorbell()?;
+    Ok((
+        ToPublish { batches, ringer },
+        Publications {
+            batches: receiver,
+            bell,
+        },
+    ))
+}
+
+impl ToPublish {
+    fn send(&self, batch: Committed) {
+        // Fails only once the publisher is gone, when no one is left to hear anything.
+        let _ = self.batches.send(batch);
+        self.ringer.ring();
+    }
+}
+
+impl Publications {
+    /// The next committed batch, in commit order; `None` once the writer is gone and every
+    /// batch it sent has been taken.
+    async fn recv(&mut self) -> Option<Committed> {
+        loop {
+            match self.batches.try_recv() {
+                Ok(batch) => return Some(batch),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if let Err(err) = self.bell.wait().await {
+                // Never seen in practice; the channel's own wake-up still works, only later.
+                tracing::warn!(%err, "the publisher's doorbell failed; waiting on the channel");
+                return self.batches.recv().await;
+            }
+        }
+    }
+}
+
 /// A committed batch on its way to the hub: what the store said of each message, and who is
 /// waiting to hear it.
 struct Committed {
@@ -98,11 +155,7 @@ struct Committed {
     replies: Vec<oneshot::Sender<Result<Appended, CommitError>>>,
 }
 
-async fn write_loop(
-    mut queue: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
-    committed: mpsc::UnboundedSender<Committed>,
-) {
+async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, committed: ToPublish) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (messages, replies): (Vec<_>, Vec<_>) =
@@ -113,7 +166,7 @@ async fn write_loop(
             // submitters still waiting for their acks, and a socket stops reading after 64
             // sends in flight.
             Ok(outcomes) => {
-                let _ = committed.send(Committed { outcomes, replies });
+                committed.send(Committed { outcomes, replies });
             }
             Err(err) => {
                 tracing::error!(%err, count, "storing a batch failed; nothing in it was sent");
@@ -128,7 +181,7 @@ async fn write_loop(
 
 /// Publishes committed batches in commit order, then answers their submitters: an ack never
 /// precedes its commit, and a sender's own copy is queued before its ack.
-async fn publish_loop(mut committed: mpsc::UnboundedReceiver<Committed>, hub: Arc<Hub>) {
+async fn publish_loop(mut committed: Publications, hub: Arc<Hub>) {
     while let Some(Committed { outcomes, replies }) = committed.recv().await {
         // Retries of stored messages (`Duplicate`) were published the first time.
         hub.publish_all(outcomes.iter().filter_map(|outcome| match outcome {
@@ -233,5 +286,30 @@ mod tests {
         let outcome = committer.submit(new_message("x")).await.outcome().await;
         assert!(matches!(outcome, Err(CommitError::Store(_))), "{outcome:?}");
         assert!(watcher.try_recv().is_none());
+    }
+
+    /// The runtime is busy with a long queue of other tasks (a fan-out's socket tasks) when
+    /// a batch commits: publishing it, and so acking it, must not wait for all of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_commit_is_published_ahead_of_tasks_already_queued() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        const QUEUED: usize = 400;
+        let (_dir, _store, committer, _watcher) = setup(10).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..QUEUED {
+            let ran = ran.clone();
+            tokio::spawn(async move {
+                // Stands for one socket task's write: the single worker is busy meanwhile.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                ran.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let pending = committer.submit(new_message("urgent")).await;
+        pending.outcome().await.unwrap();
+        let ran_before_ack = ran.load(Ordering::SeqCst);
+        assert!(
+            ran_before_ack < QUEUED / 2,
+            "the ack came after {ran_before_ack} of {QUEUED} queued tasks had run"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod committer;
 pub mod config;
 pub mod connections;
 pub mod directory;
+pub mod doorbell;
 pub mod echo;
 pub mod heartbeat;
 pub mod history_api;
