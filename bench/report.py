@@ -320,7 +320,10 @@ def intro_section(results: dict) -> str:
         "Huddle against peer WebSocket servers doing the same job: every server below ran the "
         "same workload, driven by the same load generator (`bench/loadgen`), on the same "
         f"machine, in the same run. Compression is off everywhere; {sizes}. The peers are deliberately plain broadcast servers, so the gap between "
-        "them and Huddle is what Huddle's rooms, history and per-client queues cost or save.",
+        "them and Huddle is what Huddle's rooms, history and per-client queues cost or save. "
+        "Huddle runs with `--queue-capacity 1024` (its default is 256): the tokio-tungstenite "
+        "peer drops a reader more than 1,024 messages behind, and Huddle closes one whose "
+        "queue overflows, so both give a slow reader the same slack.",
         "",
         f"Reproduce: `{command}`." + (when + "." if when else ""),
     ]

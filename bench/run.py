@@ -37,7 +37,11 @@ SERVERS = {
         "command": [str(RELEASE / "huddle"), "--addr", "127.0.0.1:{port}",
                     "--database", "{tmp}/huddle.db", "--log", "warn",
                     # The load generator floods on purpose; the peers limit nothing either.
-                    "--rate-limit-per-sec", "0"],
+                    "--rate-limit-per-sec", "0",
+                    # The tokio-tungstenite peer drops a reader more than 1,024 messages
+                    # behind (its BROADCAST_CAPACITY); Huddle gets the same slack instead of
+                    # its default 256, so that neither evicts a reader the other would keep.
+                    "--queue-capacity", "1024"],
         "protocol": "huddle",
         "ready": "Huddle is running",
     },
