@@ -60,7 +60,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `batch` in one transaction, in order, giving each new message the next seq of
     /// its room. A message whose (author, client_id) is already stored — before or earlier in
     /// the same batch — is not stored again. Returns one outcome per input, in input order.
-    /// Either the whole batch is committed or none of it is.
+    /// Either the whole batch is committed or none of it is. It may block the calling thread
+    /// until the commit is durable (SQLite's does): the committer calls it from a thread of
+    /// its own.
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError>;
 
     /// The last seq of every room that has messages.

@@ -96,7 +96,8 @@ pub(super) fn to_i64(seq: u64) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
-        self.writer.append(batch).await
+        // On this thread, without an await: the committer's thread waits for the commit.
+        self.writer.append(batch)
     }
 
     async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -307,6 +308,27 @@ mod tests {
         let reopened = SqliteStore::open(&path).await.unwrap();
         assert_eq!(reopened.range("a", 0, 10).await.unwrap()[0].text, "kept");
         assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_refuses_a_batch_clearly_and_keeps_what_it_had() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huddle.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .append(vec![new_message("a", "u", "1", "kept")])
+            .await
+            .unwrap();
+        store.close().await;
+        let err = store
+            .append(vec![new_message("a", "u", "2", "late")])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
+        let reopened = SqliteStore::open(&path).await.unwrap();
+        let kept = reopened.range("a", 0, 10).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].text, "kept");
     }
 
     #[tokio::test]
