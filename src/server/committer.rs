@@ -6,6 +6,7 @@
 //! grows with load instead of being capped by the disk's sync rate, and an ack never precedes
 //! its commit.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use std::thread::JoinHandle;
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::server::doorbell::{doorbell, Bell, Ringer};
 use crate::server::hub::Hub;
+use crate::server::mailbox::ConnectionId;
 use crate::server::store::{Appended, NewMessage, Store};
 
 /// Most messages stored in one transaction. Bounds the statement size (SQLite allows 32,766
@@ -31,6 +33,8 @@ pub enum CommitError {
 }
 
 struct Job {
+    /// The socket that sent it, which the answer wakes; `None` for a message from the push API.
+    from: Option<ConnectionId>,
     message: NewMessage,
     reply: oneshot::Sender<Result<Appended, CommitError>>,
 }
@@ -86,9 +90,31 @@ impl Committer {
     /// Queues `message` for storing. Messages submitted one after another by the same caller
     /// are stored in that order.
     pub async fn submit(&self, message: NewMessage) -> PendingCommit {
+        self.enqueue(None, message).await
+    }
+
+    /// Like [`Committer::submit`], for a socket that is a member of the message's room and
+    /// awaits the answer: its own copy is queued without waking it, since the answer does
+    /// ([`crate::server::mailbox::Wake::ByAnswer`]).
+    pub async fn submit_from(
+        &self,
+        connection: ConnectionId,
+        message: NewMessage,
+    ) -> PendingCommit {
+        self.enqueue(Some(connection), message).await
+    }
+
+    async fn enqueue(&self, from: Option<ConnectionId>, message: NewMessage) -> PendingCommit {
         let (reply, answer) = oneshot::channel();
         // If the writer is gone, `reply` is dropped with the job and the answer says Stopped.
-        let _ = self.jobs.send(Job { message, reply }).await;
+        let _ = self
+            .jobs
+            .send(Job {
+                from,
+                message,
+                reply,
+            })
+            .await;
         PendingCommit(answer)
     }
 }
@@ -151,6 +177,8 @@ impl Publications {
 /// A committed batch on its way to the hub: what the store said of each message, and who is
 /// waiting to hear it.
 struct Committed {
+    /// The sockets that the answers wake.
+    answered: HashSet<ConnectionId>,
     outcomes: Vec<Appended>,
     replies: Vec<oneshot::Sender<Result<Appended, CommitError>>>,
 }
@@ -158,6 +186,7 @@ struct Committed {
 async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, committed: ToPublish) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let answered: HashSet<ConnectionId> = jobs.iter().filter_map(|job| job.from).collect();
         let (messages, replies): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
         let count = messages.len();
@@ -166,7 +195,11 @@ async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, commi
             // submitters still waiting for their acks, and a socket stops reading after 64
             // sends in flight.
             Ok(outcomes) => {
-                committed.send(Committed { outcomes, replies });
+                committed.send(Committed {
+                    answered,
+                    outcomes,
+                    replies,
+                });
             }
             Err(err) => {
                 tracing::error!(%err, count, "storing a batch failed; nothing in it was sent");
@@ -182,12 +215,18 @@ async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, commi
 /// Publishes committed batches in commit order, then answers their submitters: an ack never
 /// precedes its commit, and a sender's own copy is queued before its ack.
 async fn publish_loop(mut committed: Publications, hub: Arc<Hub>) {
-    while let Some(Committed { outcomes, replies }) = committed.recv().await {
+    while let Some(Committed {
+        answered,
+        outcomes,
+        replies,
+    }) = committed.recv().await
+    {
         // Retries of stored messages (`Duplicate`) were published the first time.
-        hub.publish_all(outcomes.iter().filter_map(|outcome| match outcome {
+        let stored = outcomes.iter().filter_map(|outcome| match outcome {
             Appended::Stored(message) => Some(message),
             Appended::Duplicate(_) => None,
-        }));
+        });
+        hub.publish_all(stored, &answered);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
         }

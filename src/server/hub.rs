@@ -19,14 +19,16 @@
 //! behind a read-write lock that only the first use of a room writes; each room then has its
 //! own mutex, so rooms never wait on one another.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
-use crate::server::mailbox::{ConnectionId, Offer, RoomId, Subscriber, TO_CONNECTION, UNSEQUENCED};
+use crate::server::mailbox::{
+    ConnectionId, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
+};
 
 /// Default of the largest room whose members hear of each other's comings, goings and typing.
 pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
@@ -219,9 +221,13 @@ impl Hub {
         if state.members.len() > self.presence_limit {
             return;
         }
-        self.offer_all(&room, &mut state, &[(UNSEQUENCED, frame)], |member| {
-            member.user.id != user.id
-        });
+        self.offer_all(
+            &room,
+            &mut state,
+            &[(UNSEQUENCED, frame)],
+            &HashSet::new(),
+            |member| member.user.id != user.id,
+        );
     }
 
     /// Takes a connection out of a room; if it was the person's last one there, the others
@@ -261,19 +267,25 @@ impl Hub {
             online,
         };
         let frame = Utf8Bytes::from(frame.to_json());
-        self.offer_all(room, state, &[(UNSEQUENCED, frame)], |member| {
-            Some(member.subscriber.id) != except
-        });
+        self.offer_all(
+            room,
+            state,
+            &[(UNSEQUENCED, frame)],
+            &HashSet::new(),
+            |member| Some(member.subscriber.id) != except,
+        );
     }
 
     /// Queues `frames` (seq and serialized frame each) for every member `to` accepts, all
     /// of them at once per member; evicts those whose queue is full and forgets those that
-    /// are gone (which may announce departures in turn).
+    /// are gone (which may announce departures in turn). Members in `answered` are not woken
+    /// ([`Wake::ByAnswer`]).
     fn offer_all(
         &self,
         room: &Room,
         state: &mut RoomState,
         frames: &[(u64, Utf8Bytes)],
+        answered: &HashSet<ConnectionId>,
         to: impl Fn(&Member) -> bool,
     ) {
         let mut departed = Vec::new();
@@ -281,7 +293,12 @@ impl Hub {
             if !to(member) {
                 continue;
             }
-            match member.subscriber.offer_frames(room.id, frames) {
+            let wake = if answered.contains(id) {
+                Wake::ByAnswer
+            } else {
+                Wake::Now
+            };
+            match member.subscriber.offer_frames(room.id, frames, wake) {
                 Offer::Queued => {}
                 Offer::Evicted => {
                     tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
@@ -300,13 +317,19 @@ impl Hub {
     /// (The server publishes whole batches; tests publish one message at a time.)
     #[cfg(test)]
     pub fn publish(&self, message: &ChatMessage) {
-        self.publish_all([message]);
+        self.publish_all([message], &HashSet::new());
     }
 
     /// Publishes a batch of stored messages (the committer's group commit), each room's in
     /// seq order. Each member of a room is handed all of the room's new messages at once, so
     /// it wakes once and writes them with one flush, instead of once per message.
-    pub fn publish_all<'a>(&self, messages: impl IntoIterator<Item = &'a ChatMessage>) {
+    /// `answered` are the connections the caller wakes next with the answers to their sends:
+    /// their copies are queued without a wake-up of their own (see [`Wake::ByAnswer`]).
+    pub fn publish_all<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a ChatMessage>,
+        answered: &HashSet<ConnectionId>,
+    ) {
         // Serialized once each, outside any lock; every member gets refcounted clones.
         let mut by_room: Vec<(&str, Vec<(u64, Utf8Bytes)>)> = Vec::new();
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
@@ -328,7 +351,7 @@ impl Hub {
                 continue;
             };
             state.head = last;
-            self.offer_all(&room, &mut state, &frames, |_| true);
+            self.offer_all(&room, &mut state, &frames, answered, |_| true);
         }
     }
 

@@ -89,6 +89,19 @@ struct State {
     closed: bool,
 }
 
+/// Whether queuing a delivery wakes the socket task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    Now,
+    /// Not now: the task is about to be woken anyway, by the answer to its own send (a
+    /// sender's copy of its message, queued just before its ack). During a large fan-out a
+    /// task woken with every other member sits in tokio's run queue behind thousands of
+    /// them; a later wake-up, the ack's or its next message's arrival, then finds it queued
+    /// already and cannot hurry it. Left unqueued, the ack's wake-up runs it at once, and so
+    /// does its next message (docs/performance.md). An eviction still wakes it.
+    ByAnswer,
+}
+
 /// What happened when the hub offered a frame to a subscriber.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
@@ -153,8 +166,8 @@ impl Subscriber {
     /// lot, so a connection handed a committed batch writes it in one go (write coalescing)
     /// instead of waking, writing and flushing once per frame. All or nothing: if they do
     /// not all fit, the subscriber is evicted, since a partial batch would be a gap.
-    pub fn offer_frames(&self, room: RoomId, frames: &[(u64, Utf8Bytes)]) -> Offer {
-        self.queue(frames.len(), |queue| {
+    pub fn offer_frames(&self, room: RoomId, frames: &[(u64, Utf8Bytes)], wake: Wake) -> Offer {
+        self.queue_then(frames.len(), wake, |queue| {
             queue.extend(frames.iter().map(|(seq, frame)| Delivery {
                 room,
                 seq: *seq,
@@ -165,6 +178,15 @@ impl Subscriber {
 
     /// Queues `count` deliveries with `push` if they all fit; otherwise evicts the subscriber.
     fn queue(&self, count: usize, push: impl FnOnce(&mut VecDeque<Delivery>)) -> Offer {
+        self.queue_then(count, Wake::Now, push)
+    }
+
+    fn queue_then(
+        &self,
+        count: usize,
+        wake: Wake,
+        push: impl FnOnce(&mut VecDeque<Delivery>),
+    ) -> Offer {
         let (offer, waker) = {
             let mut state = self.shared.lock();
             if state.closed || state.stop.is_some() {
@@ -175,7 +197,10 @@ impl Subscriber {
                 (Offer::Evicted, state.waker.take())
             } else {
                 push(&mut state.queue);
-                (Offer::Queued, state.waker.take())
+                match wake {
+                    Wake::Now => (Offer::Queued, state.waker.take()),
+                    Wake::ByAnswer => (Offer::Queued, None),
+                }
             }
         };
         // Woken outside the lock, so the socket task never wakes up only to wait for it.
@@ -290,7 +315,7 @@ impl Drop for Mailbox {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
+    use std::task::Wake as TaskWake;
 
     fn delivery(seq: u64) -> Delivery {
         Delivery {
@@ -304,7 +329,7 @@ mod tests {
     #[derive(Default)]
     struct CountingWaker(AtomicUsize);
 
-    impl Wake for CountingWaker {
+    impl TaskWake for CountingWaker {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
@@ -344,7 +369,7 @@ mod tests {
         let frames: Vec<(u64, Utf8Bytes)> = (1..=3)
             .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
             .collect();
-        assert_eq!(sub.offer_frames(room, &frames), Offer::Queued);
+        assert_eq!(sub.offer_frames(room, &frames, Wake::Now), Offer::Queued);
         assert_eq!(
             waker.0.load(Ordering::SeqCst),
             1,
@@ -358,13 +383,35 @@ mod tests {
         let four: Vec<(u64, Utf8Bytes)> = (4..=7)
             .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
             .collect();
-        assert_eq!(sub.offer_frames(room, &four), Offer::Evicted);
+        assert_eq!(sub.offer_frames(room, &four, Wake::Now), Offer::Evicted);
         assert_eq!(mailbox.stopped(), Some(Stop::TooSlow));
         assert_eq!(mailbox.try_recv().map(|d| d.seq), Some(3));
         assert!(
             mailbox.try_recv().is_none(),
             "nothing of the evicting batch was queued"
         );
+    }
+
+    #[test]
+    fn a_senders_copy_waits_for_its_answer_to_wake_it_but_an_eviction_does_not() {
+        let (sub, mut mailbox) = mailbox(1, 2);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
+        let frames = [(1, Utf8Bytes::from("1"))];
+        assert_eq!(sub.offer_frames(1, &frames, Wake::ByAnswer), Offer::Queued);
+        assert_eq!(waker.0.load(Ordering::SeqCst), 0, "queued without a wake-up");
+        // Woken by the answer, the task finds its copy.
+        assert_eq!(
+            poll_once(&mut mailbox, &waker),
+            (Poll::Ready(Received::Frames(1)), vec![1])
+        );
+        assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
+        // An overflow must still wake it, or it would never learn it was evicted.
+        let three: Vec<(u64, Utf8Bytes)> = (2..=4)
+            .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
+            .collect();
+        assert_eq!(sub.offer_frames(1, &three, Wake::ByAnswer), Offer::Evicted);
+        assert_eq!(waker.0.load(Ordering::SeqCst), 1, "the eviction woke it");
     }
 
     #[test]

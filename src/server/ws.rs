@@ -520,7 +520,7 @@ impl Session {
         };
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
-        let pending = self.context.committer.submit(message).await;
+        let pending = self.context.committer.submit_from(self.id, message).await;
         connection.acks.push_back(Box::pin(async move {
             ack_or_error(client_id, pending.outcome().await)
         }));
