@@ -92,6 +92,8 @@ async fn relay(stream: TcpStream, rooms: Rooms) {
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
     let mut path = String::new();
+    // The callback's type is tungstenite's; its large error variant is not ours to shrink.
+    #[allow(clippy::result_large_err)]
     let note_path = |request: &Request, response: Response| {
         path = request.uri().path().to_owned();
         Ok(response)

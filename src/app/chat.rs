@@ -140,7 +140,7 @@ impl Chat {
             people.retain(|p| p.id != user.id);
             if online {
                 people.push(user);
-                people.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+                people.sort_by_key(|p| p.name.to_lowercase());
             }
         });
         if !online {

@@ -321,7 +321,7 @@ fn handle_frame(chat: Chat, text: &str) {
         Ok(ServerFrame::Joined { room, head }) if !here(&room) => note_head(chat, &room, head),
         Ok(ServerFrame::Joined { .. }) => schedule_read(chat),
         Ok(ServerFrame::Members { room, mut online }) if here(&room) => {
-            online.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+            online.sort_by_key(|p| p.name.to_lowercase());
             chat.online.set(online);
         }
         Ok(ServerFrame::Presence { room, user, online }) if here(&room) => {

@@ -106,7 +106,10 @@ async fn token(action: TokenAction, database: &std::path::Path) -> anyhow::Resul
             .await
             .map(|names| names.iter().for_each(|name| println!("{name}"))),
         TokenAction::Revoke { name } => match api_tokens::revoke(&pool, &name).await {
-            Ok(true) => Ok(println!("revoked {name}")),
+            Ok(true) => {
+                println!("revoked {name}");
+                Ok(())
+            }
             Ok(false) => {
                 store.close().await;
                 bail!("no token is called {name:?}");

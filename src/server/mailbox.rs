@@ -399,7 +399,11 @@ mod tests {
         assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
         let frames = [(1, Utf8Bytes::from("1"))];
         assert_eq!(sub.offer_frames(1, &frames, Wake::ByAnswer), Offer::Queued);
-        assert_eq!(waker.0.load(Ordering::SeqCst), 0, "queued without a wake-up");
+        assert_eq!(
+            waker.0.load(Ordering::SeqCst),
+            0,
+            "queued without a wake-up"
+        );
         // Woken by the answer, the task finds its copy.
         assert_eq!(
             poll_once(&mut mailbox, &waker),

@@ -34,7 +34,7 @@ impl PendingAcks {
 
     /// The oldest send's answer once it is ready; `None` at once if nothing is pending.
     /// Cancel-safe: an answer is taken off the queue only when this resolves with it.
-    pub fn next(&mut self) -> impl Future<Output = Option<String>> + '_ {
+    pub fn next_answer(&mut self) -> impl Future<Output = Option<String>> + '_ {
         poll_fn(|cx| {
             let Some(oldest) = self.oldest_first.front_mut() else {
                 return Poll::Ready(None);
@@ -62,7 +62,7 @@ mod tests {
     #[tokio::test]
     async fn answers_come_out_in_the_order_sends_went_in() {
         let mut pending = PendingAcks::default();
-        assert_eq!(pending.next().await, None, "nothing pending");
+        assert_eq!(pending.next_answer().await, None, "nothing pending");
         let (first_tx, first_rx) = oneshot::channel();
         let (second_tx, second_rx) = oneshot::channel();
         pending.push_back(answer_from(first_rx));
@@ -70,7 +70,8 @@ mod tests {
         assert_eq!(pending.len(), 2);
         // The second is answered first, yet waits for the first.
         second_tx.send("second").unwrap();
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(20), pending.next());
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), pending.next_answer());
         assert!(
             waiting.await.is_err(),
             "the second must not overtake the first"
@@ -81,8 +82,8 @@ mod tests {
             "a cancelled wait takes nothing off the queue"
         );
         first_tx.send("first").unwrap();
-        assert_eq!(pending.next().await.as_deref(), Some("first"));
-        assert_eq!(pending.next().await.as_deref(), Some("second"));
+        assert_eq!(pending.next_answer().await.as_deref(), Some("first"));
+        assert_eq!(pending.next_answer().await.as_deref(), Some("second"));
         assert!(pending.is_empty());
     }
 }

@@ -179,8 +179,6 @@ pub enum Ending {
     Vanished,
 }
 
-/// A send waiting for its commit: the client_id it answers, and the outcome.
-
 /// What the socket task tracks about one connection while it runs.
 struct Connection {
     subscriber: Subscriber,
@@ -200,6 +198,7 @@ impl Session {
     /// function returning an `async move` block (an `async fn` keeps a second copy of its
     /// arguments), the chat loop awaited through a pinned local (awaiting a future by value
     /// keeps a second copy of it; rust-lang/rust#62958), and the one-off steps boxed.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
     pub fn run<S>(self, mut socket: S) -> impl Future<Output = ()> + Send
     where
         S: Stream<Item = Result<Message, axum::Error>>
@@ -328,7 +327,7 @@ impl Session {
                         return Box::pin(self.drain(socket, mailbox, connection)).await;
                     }
                 },
-                Some(answer) = connection.acks.next(), if !connection.acks.is_empty() => {
+                Some(answer) = connection.acks.next_answer(), if !connection.acks.is_empty() => {
                     Box::pin(self.write(mailbox, write_acks(socket, answer, &mut connection.acks))).await
                 }
                 () = &mut beat => {
@@ -416,7 +415,7 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        while let Some(answer) = connection.acks.next().await {
+        while let Some(answer) = connection.acks.next_answer().await {
             if self
                 .write(mailbox, send_json(socket, answer))
                 .await
@@ -801,7 +800,7 @@ where
 {
     // Polling without the task's waker is safe: the chat loop polls the pending answers
     // again, with it, before it waits.
-    while let Some(Some(answer)) = acks.next().now_or_never() {
+    while let Some(Some(answer)) = acks.next_answer().now_or_never() {
         socket.feed(text_message(answer)).await?;
     }
     Ok(())
