@@ -235,13 +235,41 @@ impl Chat {
         });
     }
 
-    /// The server stored our message: mark it sent (its broadcast replaces it shortly).
+    /// The server stored our message: mark it sent (its broadcast replaces it shortly). If
+    /// it is shown already, the pending copy goes now: a retry of a message stored before a
+    /// reload is acked, but not broadcast again, and the page's history already holds it.
     pub fn acknowledge(&self, client_id: &str) {
+        if self.shows(client_id) {
+            self.pending
+                .update(|pending| pending.retain(|p| p.client_id != client_id));
+            return;
+        }
         self.pending.update(|pending| {
             if let Some(p) = pending.iter_mut().find(|p| p.client_id == client_id) {
                 p.acked = true;
             }
         });
+    }
+
+    /// Puts back the pending messages an earlier page left in the outbox, except those its
+    /// history already shows: a message stored just before a reload, whose copy had not
+    /// arrived yet, would otherwise be shown twice.
+    pub fn restore_pending(&self, saved: Vec<PendingMessage>) {
+        if saved.is_empty() {
+            return;
+        }
+        let unsent: Vec<PendingMessage> = saved
+            .into_iter()
+            .filter(|p| !self.shows(&p.client_id))
+            .collect();
+        // Set even when nothing is left, so the stored outbox loses the stale entries too.
+        self.pending.set(unsent);
+    }
+
+    /// Whether a stored message with this client_id is shown.
+    fn shows(&self, client_id: &str) -> bool {
+        self.messages
+            .with_untracked(|messages| messages.iter().any(|m| m.client_id == client_id))
     }
 
     /// Pending messages the server has not acknowledged, to send again after a reconnect.
@@ -400,6 +428,44 @@ mod tests {
             assert_eq!(chat.unacknowledged().len(), 1);
             chat.receive(message("1", "me")); // client_id "c1"
             assert_eq!(chat.pending.get_untracked().len(), 1);
+            assert_eq!(chat.messages.get_untracked().len(), 1);
+        });
+    }
+
+    /// The page reloaded after the server stored a message but before its copy arrived: the
+    /// history shows it, and the outbox still holds it.
+    #[test]
+    fn a_restored_pending_message_already_in_the_history_is_shown_once() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new(None, page(vec![message("1", "me")])); // client_id "c1"
+            let saved = |client_id: &str| PendingMessage {
+                client_id: client_id.into(),
+                text: "t".into(),
+                acked: false,
+            };
+            chat.restore_pending(vec![saved("c1"), saved("c2")]);
+            let pending: Vec<String> = chat
+                .pending
+                .get_untracked()
+                .into_iter()
+                .map(|p| p.client_id)
+                .collect();
+            assert_eq!(pending, ["c2"], "only the one not stored yet stays pending");
+            assert_eq!(chat.messages.get_untracked().len(), 1);
+        });
+    }
+
+    /// A retry of a stored message is acked but not broadcast again: if the message is shown,
+    /// the ack must remove the pending copy, or it would stay beside it for good.
+    #[test]
+    fn an_ack_for_a_message_already_shown_removes_its_pending_copy() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new(None, page(vec![message("1", "me")])); // client_id "c1"
+            chat.add_pending("c1".into(), "t".into());
+            chat.acknowledge("c1");
+            assert!(chat.pending.get_untracked().is_empty());
             assert_eq!(chat.messages.get_untracked().len(), 1);
         });
     }

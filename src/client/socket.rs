@@ -605,10 +605,7 @@ pub fn persist_outbox(chat: Chat) {
 
 /// Puts back what an earlier page left in the outbox.
 pub fn restore_outbox(chat: Chat) {
-    let saved = outbox::load(&chat.room.with_value(Clone::clone));
-    if !saved.is_empty() {
-        chat.pending.set(saved);
-    }
+    chat.restore_pending(outbox::load(&chat.room.with_value(Clone::clone)));
 }
 
 fn now_ms() -> f64 {
