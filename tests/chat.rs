@@ -270,13 +270,7 @@ async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_ove
     // and on the server side the bounded unsent bytes), the server's writes block, so the socket task
     // is stuck in a write when the hub evicts the client. It must give up then, not only at
     // the (here ten minutes) write timeout.
-    let server = TestServer::start_with(|config| {
-        config.queue_capacity = 64;
-        config.heartbeat_interval_ms = 600_000;
-        config.heartbeat_timeout_ms = 600_000;
-        config.rate_limit_per_sec = 0; // a flood is the point
-    })
-    .await;
+    let server = TestServer::for_floods(64).await;
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(2_048).unwrap();
     let stream = tcp.connect(server.addr).await.unwrap();

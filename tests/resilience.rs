@@ -89,13 +89,7 @@ async fn a_client_that_ignores_pings_is_closed_within_h_plus_t() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_for_it() {
-    let server = TestServer::start_with(|config| {
-        config.queue_capacity = 16;
-        config.heartbeat_interval_ms = 600_000;
-        config.heartbeat_timeout_ms = 600_000;
-        config.rate_limit_per_sec = 0; // a flood is the point
-    })
-    .await;
+    let server = TestServer::for_floods(16).await;
     let stalled = silent_peer_with_window(&server, Some(2_048)).await;
     let mut sender = server.client().await;
     // Until the stalled connection has been evicted (it leaves the registry): by then its

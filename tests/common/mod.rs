@@ -44,6 +44,19 @@ impl TestServer {
         Self::launch(config, Some(dir)).await
     }
 
+    /// A server for flooding a client that stopped reading: queues of `queue_capacity`
+    /// frames, no rate limit (the flood is the point), and heartbeats too far apart to end
+    /// anything first, so only the queue and the socket's buffers decide.
+    pub async fn for_floods(queue_capacity: usize) -> Self {
+        Self::start_with(|config| {
+            config.queue_capacity = queue_capacity;
+            config.heartbeat_interval_ms = 600_000;
+            config.heartbeat_timeout_ms = 600_000;
+            config.rate_limit_per_sec = 0;
+        })
+        .await
+    }
+
     /// Stops this server and starts another on the same database file.
     pub async fn restart(mut self) -> Self {
         self.shutdown().await.unwrap();

@@ -295,16 +295,22 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn history_survives_reopening_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("huddle.db");
-        let store = SqliteStore::open(&path).await.unwrap();
+    /// A store at `path` that stored one message, "kept", and was then closed.
+    async fn closed_after_one_message(path: &Path) -> SqliteStore {
+        let store = SqliteStore::open(path).await.unwrap();
         store
             .append(vec![new_message("a", "u", "1", "kept")])
             .await
             .unwrap();
         store.close().await;
+        store
+    }
+
+    #[tokio::test]
+    async fn history_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huddle.db");
+        closed_after_one_message(&path).await;
         let reopened = SqliteStore::open(&path).await.unwrap();
         assert_eq!(reopened.range("a", 0, 10).await.unwrap()[0].text, "kept");
         assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
@@ -314,12 +320,7 @@ mod tests {
     async fn a_closed_store_refuses_a_batch_clearly_and_keeps_what_it_had() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("huddle.db");
-        let store = SqliteStore::open(&path).await.unwrap();
-        store
-            .append(vec![new_message("a", "u", "1", "kept")])
-            .await
-            .unwrap();
-        store.close().await;
+        let store = closed_after_one_message(&path).await;
         let err = store
             .append(vec![new_message("a", "u", "2", "late")])
             .await
