@@ -6,7 +6,6 @@
 //! grows with load instead of being capped by the disk's sync rate, and an ack never precedes
 //! its commit.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use std::thread::JoinHandle;
@@ -177,8 +176,8 @@ impl Publications {
 /// A committed batch on its way to the hub: what the store said of each message, and who is
 /// waiting to hear it.
 struct Committed {
-    /// The sockets that the answers wake.
-    answered: HashSet<ConnectionId>,
+    /// The sockets that the answers wake, sorted.
+    answered: Vec<ConnectionId>,
     outcomes: Vec<Appended>,
     replies: Vec<oneshot::Sender<Result<Appended, CommitError>>>,
 }
@@ -186,7 +185,9 @@ struct Committed {
 async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, committed: ToPublish) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let answered: HashSet<ConnectionId> = jobs.iter().filter_map(|job| job.from).collect();
+        let mut answered: Vec<ConnectionId> = jobs.iter().filter_map(|job| job.from).collect();
+        answered.sort_unstable();
+        answered.dedup();
         let (messages, replies): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
         let count = messages.len();

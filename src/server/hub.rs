@@ -19,7 +19,7 @@
 //! behind a read-write lock that only the first use of a room writes; each room then has its
 //! own mutex, so rooms never wait on one another.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -221,13 +221,9 @@ impl Hub {
         if state.members.len() > self.presence_limit {
             return;
         }
-        self.offer_all(
-            &room,
-            &mut state,
-            &[(UNSEQUENCED, frame)],
-            &HashSet::new(),
-            |member| member.user.id != user.id,
-        );
+        self.offer_all(&room, &mut state, &[(UNSEQUENCED, frame)], &[], |member| {
+            member.user.id != user.id
+        });
     }
 
     /// Takes a connection out of a room; if it was the person's last one there, the others
@@ -267,13 +263,9 @@ impl Hub {
             online,
         };
         let frame = Utf8Bytes::from(frame.to_json());
-        self.offer_all(
-            room,
-            state,
-            &[(UNSEQUENCED, frame)],
-            &HashSet::new(),
-            |member| Some(member.subscriber.id) != except,
-        );
+        self.offer_all(room, state, &[(UNSEQUENCED, frame)], &[], |member| {
+            Some(member.subscriber.id) != except
+        });
     }
 
     /// Queues `frames` (seq and serialized frame each) for every member `to` accepts, all
@@ -285,7 +277,7 @@ impl Hub {
         room: &Room,
         state: &mut RoomState,
         frames: &[(u64, Utf8Bytes)],
-        answered: &HashSet<ConnectionId>,
+        answered: &[ConnectionId],
         to: impl Fn(&Member) -> bool,
     ) {
         let mut departed = Vec::new();
@@ -293,7 +285,9 @@ impl Hub {
             if !to(member) {
                 continue;
             }
-            let wake = if answered.contains(id) {
+            // A binary search of a few numbers, not a hash per member: this runs once per
+            // member of the room for every batch.
+            let wake = if answered.binary_search(id).is_ok() {
                 Wake::ByAnswer
             } else {
                 Wake::Now
@@ -317,19 +311,21 @@ impl Hub {
     /// (The server publishes whole batches; tests publish one message at a time.)
     #[cfg(test)]
     pub fn publish(&self, message: &ChatMessage) {
-        self.publish_all([message], &HashSet::new());
+        self.publish_all([message], &[]);
     }
 
     /// Publishes a batch of stored messages (the committer's group commit), each room's in
     /// seq order. Each member of a room is handed all of the room's new messages at once, so
     /// it wakes once and writes them with one flush, instead of once per message.
-    /// `answered` are the connections the caller wakes next with the answers to their sends:
-    /// their copies are queued without a wake-up of their own (see [`Wake::ByAnswer`]).
+    /// `answered` (sorted) are the connections the caller wakes next with the answers to
+    /// their sends: their copies are queued without a wake-up of their own (see
+    /// [`Wake::ByAnswer`]).
     pub fn publish_all<'a>(
         &self,
         messages: impl IntoIterator<Item = &'a ChatMessage>,
-        answered: &HashSet<ConnectionId>,
+        answered: &[ConnectionId],
     ) {
+        debug_assert!(answered.is_sorted(), "answered must be sorted");
         // Serialized once each, outside any lock; every member gets refcounted clones.
         let mut by_room: Vec<(&str, Vec<(u64, Utf8Bytes)>)> = Vec::new();
         let mut slot_of: HashMap<&str, usize> = HashMap::new();

@@ -159,7 +159,7 @@ impl State {
 impl Subscriber {
     /// Offers a frame without waiting; a full queue evicts the subscriber.
     pub fn offer(&self, delivery: Delivery) -> Offer {
-        self.queue(1, |queue| queue.push_back(delivery))
+        self.queue(1, Wake::Now, |queue| queue.push_back(delivery))
     }
 
     /// Offers several frames of one room at once: one lock and at most one wake-up for the
@@ -167,7 +167,7 @@ impl Subscriber {
     /// instead of waking, writing and flushing once per frame. All or nothing: if they do
     /// not all fit, the subscriber is evicted, since a partial batch would be a gap.
     pub fn offer_frames(&self, room: RoomId, frames: &[(u64, Utf8Bytes)], wake: Wake) -> Offer {
-        self.queue_then(frames.len(), wake, |queue| {
+        self.queue(frames.len(), wake, |queue| {
             queue.extend(frames.iter().map(|(seq, frame)| Delivery {
                 room,
                 seq: *seq,
@@ -176,17 +176,9 @@ impl Subscriber {
         })
     }
 
-    /// Queues `count` deliveries with `push` if they all fit; otherwise evicts the subscriber.
-    fn queue(&self, count: usize, push: impl FnOnce(&mut VecDeque<Delivery>)) -> Offer {
-        self.queue_then(count, Wake::Now, push)
-    }
-
-    fn queue_then(
-        &self,
-        count: usize,
-        wake: Wake,
-        push: impl FnOnce(&mut VecDeque<Delivery>),
-    ) -> Offer {
+    /// Queues `count` deliveries with `push` if they all fit, waking the task as `wake` says;
+    /// otherwise evicts the subscriber (which always wakes it).
+    fn queue(&self, count: usize, wake: Wake, push: impl FnOnce(&mut VecDeque<Delivery>)) -> Offer {
         let (offer, waker) = {
             let mut state = self.shared.lock();
             if state.closed || state.stop.is_some() {
