@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::extract::ws::Utf8Bytes;
 
 use crate::protocol::User;
-use crate::server::mailbox::{
-    ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION, UNSEQUENCED,
-};
+use crate::server::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION};
 
 #[derive(Debug, Default)]
 pub struct Connections {
@@ -93,20 +91,13 @@ impl Connections {
     /// Queues `frame` for every live connection, or only `user_id`'s; returns how many
     /// took it. Not a room message: the socket writes it whatever rooms it joined.
     pub fn send(&self, frame: &str, user_id: Option<&str>) -> usize {
-        let frame = Utf8Bytes::from(frame.to_owned());
+        let delivery = Delivery::single(TO_CONNECTION, Utf8Bytes::from(frame.to_owned()));
         let state = self.lock();
         state
             .live
             .values()
             .filter(|(user, _)| user_id.is_none_or(|wanted| user.id == wanted))
-            .filter(|(_, subscriber)| {
-                let delivery = Delivery {
-                    room: TO_CONNECTION,
-                    seq: UNSEQUENCED,
-                    frame: frame.clone(),
-                };
-                subscriber.offer(delivery) == Offer::Queued
-            })
+            .filter(|(_, subscriber)| subscriber.offer(delivery.clone()) == Offer::Queued)
             .count()
     }
 

@@ -27,7 +27,7 @@ use axum::extract::ws::Utf8Bytes;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
 use crate::server::mailbox::{
-    ConnectionId, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
+    ConnectionId, Delivery, Frame, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
 };
 
 /// Default of the largest room whose members hear of each other's comings, goings and typing.
@@ -221,9 +221,13 @@ impl Hub {
         if state.members.len() > self.presence_limit {
             return;
         }
-        self.offer_all(&room, &mut state, &[(UNSEQUENCED, frame)], &[], |member| {
-            member.user.id != user.id
-        });
+        self.offer_all(
+            &room,
+            &mut state,
+            Arc::from([(UNSEQUENCED, frame)]),
+            &[],
+            |member| member.user.id != user.id,
+        );
     }
 
     /// Takes a connection out of a room; if it was the person's last one there, the others
@@ -263,23 +267,31 @@ impl Hub {
             online,
         };
         let frame = Utf8Bytes::from(frame.to_json());
-        self.offer_all(room, state, &[(UNSEQUENCED, frame)], &[], |member| {
-            Some(member.subscriber.id) != except
-        });
+        self.offer_all(
+            room,
+            state,
+            Arc::from([(UNSEQUENCED, frame)]),
+            &[],
+            |member| Some(member.subscriber.id) != except,
+        );
     }
 
-    /// Queues `frames` (seq and serialized frame each) for every member `to` accepts, all
-    /// of them at once per member; evicts those whose queue is full and forgets those that
+    /// Queues `frames` for every member `to` accepts, all of them at once per member and
+    /// shared by all; evicts those whose queue is full and forgets those that
     /// are gone (which may announce departures in turn). Members in `answered` are not woken
     /// ([`Wake::ByAnswer`]).
     fn offer_all(
         &self,
         room: &Room,
         state: &mut RoomState,
-        frames: &[(u64, Utf8Bytes)],
+        frames: Arc<[Frame]>,
         answered: &[ConnectionId],
         to: impl Fn(&Member) -> bool,
     ) {
+        let delivery = Delivery {
+            room: room.id,
+            frames,
+        };
         let mut departed = Vec::new();
         for (id, member) in &state.members {
             if !to(member) {
@@ -292,7 +304,7 @@ impl Hub {
             } else {
                 Wake::Now
             };
-            match member.subscriber.offer_frames(room.id, frames, wake) {
+            match member.subscriber.offer_with(delivery.clone(), wake) {
                 Offer::Queued => {}
                 Offer::Evicted => {
                     tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
@@ -326,7 +338,7 @@ impl Hub {
         answered: &[ConnectionId],
     ) {
         debug_assert!(answered.is_sorted(), "answered must be sorted");
-        // Serialized once each, outside any lock; every member gets refcounted clones.
+        // Serialized once each, outside any lock; every member shares the room's batch.
         let mut by_room: Vec<(&str, Vec<(u64, Utf8Bytes)>)> = Vec::new();
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
         for message in messages {
@@ -347,7 +359,7 @@ impl Hub {
                 continue;
             };
             state.head = last;
-            self.offer_all(&room, &mut state, &frames, answered, |_| true);
+            self.offer_all(&room, &mut state, frames.into(), answered, |_| true);
         }
     }
 
@@ -392,7 +404,8 @@ impl Room {
 mod tests {
     use super::*;
     use crate::protocol::{ServerFrame, User};
-    use crate::server::mailbox::{mailbox, Mailbox, Stop};
+    use crate::server::mailbox::{mailbox, Mailbox, Received, Stop};
+    use std::collections::VecDeque;
 
     fn message(seq: u64) -> ChatMessage {
         ChatMessage {
@@ -463,6 +476,29 @@ mod tests {
             fa.as_str().as_ptr(),
             fb.as_str().as_ptr(),
             "both must point at one buffer"
+        );
+    }
+
+    #[test]
+    fn a_batch_reaches_every_member_as_one_shared_delivery() {
+        use futures_util::FutureExt;
+        let hub = quiet(&[]);
+        let (_, mut a) = joined(&hub, 1, 8);
+        let (_, mut b) = joined(&hub, 2, 8);
+        hub.publish_all([&message(1), &message(2), &message(3)], &[]);
+        let mut take = |mailbox: &mut Mailbox| {
+            let mut batch = VecDeque::new();
+            let received = mailbox.recv_many(&mut batch, 64).now_or_never();
+            assert_eq!(received, Some(Received::Frames(3)));
+            assert_eq!(batch.len(), 1, "one queue entry for the whole batch");
+            batch.pop_front().unwrap()
+        };
+        let (da, db) = (take(&mut a), take(&mut b));
+        let seqs: Vec<u64> = da.frames.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert!(
+            Arc::ptr_eq(&da.frames, &db.frames),
+            "members share the batch instead of a copy each"
         );
     }
 

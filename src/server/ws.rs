@@ -49,8 +49,9 @@ use tokio::time::Instant;
 /// Browsers answer within a round trip; three seconds covers a slow mobile link.
 pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// At most this many queued frames are written before one flush. A connection with a backlog
-/// then costs one syscall per batch instead of one per frame.
+/// At most this many queued frames are written before one flush (more only when a single
+/// committed batch is larger). A connection with a backlog then costs one syscall per batch
+/// instead of one per frame.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
 /// Retry-After, in seconds, on upgrades refused during shutdown.
@@ -818,25 +819,28 @@ where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
     for delivery in batch.drain(..) {
-        // A frame for the connection itself (a notice, a new room).
+        // Frames for the connection itself (a notice, a new room).
         if delivery.room == TO_CONNECTION {
-            socket.feed(Message::Text(delivery.frame)).await?;
+            for (_, frame) in delivery.frames.iter() {
+                socket.feed(Message::Text(frame.clone())).await?;
+            }
             continue;
         }
-        // A room this connection has left since the frame was queued.
+        // A room this connection has left since the frames were queued.
         let Some(last) = delivered.last_sent(delivery.room) else {
             continue;
         };
-        // Presence and typing: not stored, so nothing to skip while catching up.
-        if delivery.seq == UNSEQUENCED {
-            socket.feed(Message::Text(delivery.frame)).await?;
-            continue;
+        for (seq, frame) in delivery.frames.iter() {
+            // Presence and typing are not stored, so there is nothing to skip while catching
+            // up; a stored message already sent while catching up is skipped.
+            if *seq != UNSEQUENCED {
+                if *seq <= *last {
+                    continue;
+                }
+                *last = *seq;
+            }
+            socket.feed(Message::Text(frame.clone())).await?;
         }
-        if delivery.seq <= *last {
-            continue;
-        }
-        *last = delivery.seq;
-        socket.feed(Message::Text(delivery.frame)).await?;
     }
     feed_ready_acks(socket, acks).await?;
     socket.flush().await
