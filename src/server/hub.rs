@@ -503,6 +503,26 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_the_queue_reaches_members_that_are_not_behind() {
+        // The committer stores up to MAX_BATCH messages at once, more than a queue holds: a
+        // member that has read everything is not a slow consumer because of that.
+        let hub = quiet(&[]);
+        let (_, mut reader) = joined(&hub, 1, 4);
+        let batch: Vec<ChatMessage> = (1..=6).map(message).collect();
+        hub.publish_all(&batch, &[]);
+        assert_eq!(hub.member_count("lobby"), 1, "not evicted");
+        assert_eq!(reader.stopped(), None);
+        for seq in 1..=6 {
+            assert_eq!(next_message(&mut reader).seq, seq);
+        }
+        // One already a queue's length behind is, whatever the size of what comes next.
+        hub.publish_all(&(7..=10).map(message).collect::<Vec<_>>(), &[]);
+        hub.publish(&message(11));
+        assert_eq!(reader.stopped(), Some(Stop::TooSlow));
+        assert_eq!(hub.member_count("lobby"), 0);
+    }
+
+    #[test]
     fn join_reports_the_head_and_receives_only_what_follows() {
         let hub = quiet(&[("lobby".to_owned(), 7)]);
         let (head, mut a) = joined(&hub, 1, 8);

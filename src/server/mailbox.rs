@@ -2,8 +2,8 @@
 //! ([`Subscriber`]) and the end the socket task drains ([`Mailbox`]).
 //!
 //! The queue is bounded so that a client that stops reading cannot grow the server's memory.
-//! When it is full the hub does not wait and does not silently skip the frame: it *evicts* the
-//! subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
+//! When a delivery arrives for a connection already `capacity` frames behind, the hub does not
+//! wait and does not silently skip it: it *evicts* the subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
 //! so the client knows it missed messages and must reconnect.
 //!
 //! The mailbox is also how anything else tells a connection to stop (shutdown now; more
@@ -107,7 +107,7 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Delivery>,
-    /// Frames in `queue`, which is what the capacity bounds.
+    /// Frames in `queue`: at `capacity`, the next delivery evicts.
     frames: usize,
     /// The socket task, when it waits for something to arrive.
     waker: Option<Waker>,
@@ -149,7 +149,9 @@ pub enum Received {
     Stopped(Stop),
 }
 
-/// Creates both ends of a connection's queue, holding at most `capacity` frames.
+/// Creates both ends of a connection's queue. It takes deliveries until `capacity` frames
+/// are waiting; since a delivery is never split, one may take it past that, by at most one
+/// committed batch.
 pub fn mailbox(id: ConnectionId, capacity: usize) -> (Subscriber, Mailbox) {
     let shared = Arc::new(Shared {
         capacity: capacity.max(1),
@@ -184,9 +186,11 @@ impl State {
 }
 
 impl Subscriber {
-    /// Offers a delivery without waiting, waking the task; a full queue evicts the
-    /// subscriber. All or nothing: if its frames do not all fit, the subscriber is evicted,
-    /// since a partial batch would be a gap.
+    /// Offers a delivery without waiting, waking the task; a subscriber already `capacity`
+    /// frames behind is evicted instead. All or nothing: a partial batch would be a gap.
+    /// Whether the delivery itself would fit does not matter: the committer stores batches
+    /// larger than a queue, and a connection that has read everything is not slow because a
+    /// busy moment was committed at once.
     ///
     /// A committed batch reaches each member as one delivery: one lock and at most one
     /// wake-up for the lot, so the connection writes it in one go (write coalescing) instead
@@ -203,7 +207,7 @@ impl Subscriber {
             if state.closed || state.stop.is_some() {
                 return Offer::Gone;
             }
-            if state.frames + count > self.shared.capacity {
+            if state.frames >= self.shared.capacity {
                 state.stop = Some(Stop::TooSlow);
                 (Offer::Evicted, state.waker.take())
             } else {
@@ -409,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_of_frames_is_queued_with_one_wake_up_or_evicts_whole() {
+    fn a_batch_is_queued_whole_with_one_wake_up_or_evicts_whole() {
         let (sub, mut mailbox) = mailbox(1, 4);
         let waker = Arc::new(CountingWaker::default());
         assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
@@ -419,15 +423,17 @@ mod tests {
             1,
             "one wake-up for the batch"
         );
-        // The capacity counts frames, not deliveries: three of four are used, and a batch
-        // of two does not fit, so no part of it is queued.
-        assert_eq!(sub.offer(batch(4..=5)), Offer::Evicted);
+        // Three of four: not yet behind, so a batch that takes it past the capacity is
+        // still queued whole rather than split.
+        assert_eq!(sub.offer(batch(4..=5)), Offer::Queued);
+        // Now five frames behind: the next delivery evicts, and none of it is queued.
+        assert_eq!(sub.offer(delivery(6)), Offer::Evicted);
         assert_eq!(mailbox.stopped(), Some(Stop::TooSlow));
         let taken: Vec<u64> = std::iter::from_fn(|| mailbox.try_recv().map(|f| f.seq)).collect();
         assert_eq!(
             taken,
-            vec![1, 2, 3],
-            "nothing of the evicting batch was queued"
+            vec![1, 2, 3, 4, 5],
+            "nothing of the evicting delivery was queued"
         );
     }
 
@@ -473,7 +479,8 @@ mod tests {
         );
         assert_eq!(poll_once(&mut mailbox, &waker).0, Poll::Pending);
         // An overflow must still wake it, or it would never learn it was evicted.
-        assert_eq!(sub.offer_with(batch(2..=4), Wake::ByAnswer), Offer::Evicted);
+        assert_eq!(sub.offer_with(batch(2..=3), Wake::ByAnswer), Offer::Queued);
+        assert_eq!(sub.offer_with(delivery(4), Wake::ByAnswer), Offer::Evicted);
         assert_eq!(waker.0.load(Ordering::SeqCst), 1, "the eviction woke it");
     }
 
