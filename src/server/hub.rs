@@ -1,9 +1,9 @@
 //! The broadcast hub: rooms, their members, and the seq each room has published up to.
 //!
 //! The hub fans out messages that are already stored (the committer hands them over in seq
-//! order). Publishing serializes a message once; every member's queue receives a refcounted
-//! clone of the same bytes. The hub never waits on a connection: a member whose queue is full
-//! is evicted (see [`crate::server::mailbox`]), so one slow client cannot hold up a room.
+//! order). Publishing serializes a message once; every member's queue receives the same
+//! batch of bytes, shared. The hub never waits on a connection: a member a queue's length
+//! behind is evicted (see [`crate::server::mailbox`]), so one slow client cannot hold up a room.
 //!
 //! Joining returns the room's published head under the same lock that publishing takes: every
 //! message up to that head must come from the store, every later one arrives in the mailbox.
@@ -277,7 +277,7 @@ impl Hub {
     }
 
     /// Queues `frames` for every member `to` accepts, all of them at once per member and
-    /// shared by all; evicts those whose queue is full and forgets those that
+    /// shared by all; evicts those already a queue's length behind and forgets those that
     /// are gone (which may announce departures in turn). Members in `answered` are not woken
     /// ([`Wake::ByAnswer`]).
     fn offer_all(
@@ -307,7 +307,7 @@ impl Hub {
             match member.subscriber.offer_with(delivery.clone(), wake) {
                 Offer::Queued => {}
                 Offer::Evicted => {
-                    tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: its queue is full");
+                    tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: a queue's length behind");
                     departed.push(*id);
                 }
                 Offer::Gone => departed.push(*id),
@@ -339,7 +339,7 @@ impl Hub {
     ) {
         debug_assert!(answered.is_sorted(), "answered must be sorted");
         // Serialized once each, outside any lock; every member shares the room's batch.
-        let mut by_room: Vec<(&str, Vec<(u64, Utf8Bytes)>)> = Vec::new();
+        let mut by_room: Vec<(&str, Vec<Frame>)> = Vec::new();
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
         for message in messages {
             let slot = *slot_of.entry(message.room.as_str()).or_insert_with(|| {
