@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::Utf8Bytes;
+use crate::server::encoded_frame::EncodedFrame;
 
 use crate::protocol::User;
 use crate::server::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION};
@@ -91,7 +91,7 @@ impl Connections {
     /// Queues `frame` for every live connection, or only `user_id`'s; returns how many
     /// took it. Not a room message: the socket writes it whatever rooms it joined.
     pub fn send(&self, frame: &str, user_id: Option<&str>) -> usize {
-        let delivery = Delivery::single(TO_CONNECTION, Utf8Bytes::from(frame.to_owned()));
+        let delivery = Delivery::single(TO_CONNECTION, EncodedFrame::text(frame));
         let state = self.lock();
         state
             .live

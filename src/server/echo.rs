@@ -3,27 +3,31 @@
 //! It is off by default (`--diagnostic-echo`). It goes through the same configuration, error
 //! mapping and close handshake as chat sockets, so conformance verdicts speak for them.
 
-use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tungstenite::Message;
 
 use crate::protocol::close_code;
 use crate::server::shutdown::Shutdown;
 use crate::server::socket_policy;
 use crate::server::state::AppState;
+use crate::server::upgrade::SocketUpgrade;
 use crate::server::ws::{close, refuse_during_shutdown, Ending};
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(state): State<AppState>, ws: SocketUpgrade) -> Response {
     if state.shutdown.has_begun() {
         return refuse_during_shutdown();
     }
     let guard = state.shutdown.guard();
     let shutdown = state.shutdown.clone();
-    socket_policy::configure(ws, &state.config).on_upgrade(move |socket| async move {
-        let _guard = guard;
-        echo(socket, shutdown).await;
-    })
+    ws.on_upgrade(
+        socket_policy::websocket_config(&state.config),
+        move |socket| async move {
+            let _guard = guard;
+            echo(socket, shutdown).await;
+        },
+    )
 }
 
 async fn echo<S>(mut socket: S, shutdown: Shutdown)
@@ -39,7 +43,7 @@ where
                         break Ending::Vanished;
                     }
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) => break Ending::PeerClosed,
                 Some(Err(err)) => break socket_policy::ending_for(&err),
                 None => break Ending::Vanished,

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use axum::extract::ws::Utf8Bytes;
+use crate::server::encoded_frame::EncodedFrame;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
 use crate::server::mailbox::{
@@ -210,7 +210,7 @@ impl Hub {
             return;
         };
         // Serialized once, outside the lock, like a message.
-        let frame = Utf8Bytes::from(
+        let frame = EncodedFrame::text(
             ServerFrame::Typing {
                 room: room.name.to_string(),
                 user: user.clone(),
@@ -266,7 +266,7 @@ impl Hub {
             user: user.clone(),
             online,
         };
-        let frame = Utf8Bytes::from(frame.to_json());
+        let frame = EncodedFrame::text(frame.to_json());
         self.offer_all(
             room,
             state,
@@ -288,10 +288,7 @@ impl Hub {
         answered: &[ConnectionId],
         to: impl Fn(&Member) -> bool,
     ) {
-        let delivery = Delivery {
-            room: room.id,
-            frames,
-        };
+        let delivery = Delivery::batch(room.id, frames);
         let mut departed = Vec::new();
         for (id, member) in &state.members {
             if !to(member) {
@@ -348,7 +345,7 @@ impl Hub {
             });
             by_room[slot]
                 .1
-                .push((message.seq, Utf8Bytes::from(message.to_frame_json())));
+                .push((message.seq, EncodedFrame::text(message.to_frame_json())));
         }
         for (name, mut frames) in by_room {
             let room = self.room(name);
@@ -486,7 +483,7 @@ mod tests {
         let (_, mut a) = joined(&hub, 1, 8);
         let (_, mut b) = joined(&hub, 2, 8);
         hub.publish_all([&message(1), &message(2), &message(3)], &[]);
-        let mut take = |mailbox: &mut Mailbox| {
+        let take = |mailbox: &mut Mailbox| {
             let mut batch = VecDeque::new();
             let received = mailbox.recv_many(&mut batch, 64).now_or_never();
             assert_eq!(received, Some(Received::Frames(3)));

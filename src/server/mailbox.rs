@@ -19,7 +19,7 @@ use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use axum::extract::ws::Utf8Bytes;
+use crate::server::encoded_frame::EncodedFrame;
 
 /// Identifies one socket connection for the lifetime of the process.
 pub type ConnectionId = u64;
@@ -35,7 +35,7 @@ pub const TO_CONNECTION: RoomId = 0;
 /// One serialized frame and its seq: [`UNSEQUENCED`] for frames that are not stored
 /// messages (presence, typing, notices), which are always written; a stored message's seq
 /// lets the socket task skip what it already sent while resuming.
-pub type Frame = (u64, Utf8Bytes);
+pub type Frame = (u64, EncodedFrame);
 
 /// Frames of one room on their way to one connection, in order: a committed batch, or a
 /// single presence, typing or pushed frame.
@@ -50,14 +50,23 @@ pub struct Delivery {
     /// The room the frames belong to, or [`TO_CONNECTION`].
     pub room: RoomId,
     pub frames: Arc<[Frame]>,
+    /// The first frame still to write: the socket task moves it past frames it already sent
+    /// while catching up, so that only a suffix of the shared frames is written.
+    pub unsent: usize,
 }
 
 impl Delivery {
     /// A single frame for every recipient it is offered to.
-    pub fn single(room: RoomId, frame: Utf8Bytes) -> Self {
+    pub fn single(room: RoomId, frame: EncodedFrame) -> Self {
+        Delivery::batch(room, Arc::from([(UNSEQUENCED, frame)]))
+    }
+
+    /// `frames`, all of them still to write.
+    pub fn batch(room: RoomId, frames: Arc<[Frame]>) -> Self {
         Delivery {
             room,
-            frames: Arc::from([(UNSEQUENCED, frame)]),
+            frames,
+            unsent: 0,
         }
     }
 }
@@ -67,7 +76,7 @@ impl Delivery {
 pub struct QueuedFrame {
     pub room: RoomId,
     pub seq: u64,
-    pub frame: Utf8Bytes,
+    pub frame: EncodedFrame,
 }
 
 /// The seq of a delivery that is not a stored message.
@@ -311,10 +320,9 @@ impl Mailbox {
             frame: frame.clone(),
         };
         if !rest.is_empty() {
-            state.queue.push_front(Delivery {
-                room: delivery.room,
-                frames: Arc::from(rest),
-            });
+            state
+                .queue
+                .push_front(Delivery::batch(delivery.room, Arc::from(rest)));
         }
         state.frames -= 1;
         Some(taken)
@@ -361,12 +369,11 @@ mod tests {
 
     /// Stored messages `seqs` of room 1, as one delivery.
     fn batch(seqs: std::ops::RangeInclusive<u64>) -> Delivery {
-        Delivery {
-            room: 1,
-            frames: seqs
-                .map(|seq| (seq, Utf8Bytes::from(seq.to_string())))
+        Delivery::batch(
+            1,
+            seqs.map(|seq| (seq, EncodedFrame::text(seq.to_string())))
                 .collect(),
-        }
+        )
     }
 
     fn delivery(seq: u64) -> Delivery {

@@ -9,6 +9,7 @@ pub mod connections;
 pub mod directory;
 pub mod doorbell;
 pub mod echo;
+pub mod encoded_frame;
 pub mod heartbeat;
 pub mod history_api;
 pub mod hub;
@@ -29,6 +30,8 @@ pub mod socket_policy;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod upgrade;
+pub mod wire_socket;
 pub mod ws;
 
 pub use config::Config;

@@ -6,7 +6,7 @@
 
 use std::error::Error as _;
 
-use axum::extract::ws::WebSocketUpgrade;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::protocol::close_code;
 use crate::server::config::Config;
@@ -19,23 +19,25 @@ use crate::server::ws::Ending;
 /// its size again per connection at 19,000 idle connections; see docs/benchmarks.md).
 const READ_BUFFER_BYTES: usize = 512;
 
-/// Bytes buffered before tungstenite writes to the kernel. Coalesced frames (see
-/// `MAX_FRAMES_PER_FLUSH` in ws.rs) fill it; a flush writes whatever is there.
+/// Bytes buffered before tungstenite writes to the kernel: a connection's own frames (acks,
+/// pings, errors). The hub's deliveries do not pass through it (see
+/// [`crate::server::wire_socket`]).
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Close code for a peer that broke the WebSocket protocol (RFC 6455 §7.4.1).
 const PROTOCOL_ERROR: u16 = 1002;
 
-/// Applies Huddle's buffer sizes and message limit to an upgrade.
-pub fn configure(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
+/// Huddle's buffer sizes and message limit, for every socket.
+pub fn websocket_config(config: &Config) -> WebSocketConfig {
     let max_message = config.max_message_bytes;
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         // Room for one maximal message on top of the coalescing buffer; past it, writing
         // fails rather than buffering without bound.
         .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * max_message)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
 }
 
 /// How to end a connection whose socket reported `err` while reading.

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
@@ -42,16 +41,20 @@ use crate::server::shutdown::SocketGuard;
 use crate::server::socket_context::SocketContext;
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage, StoreError};
+use crate::server::upgrade::SocketUpgrade;
+use crate::server::wire_socket::WireSocket;
 use crate::server::{origin, socket_policy};
 use tokio::time::Instant;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 /// How long to wait for the peer's half of a close handshake before dropping the connection.
 /// Browsers answer within a round trip; three seconds covers a slow mobile link.
 pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// At most this many queued frames are written before one flush (more only when a single
-/// committed batch is larger). A connection with a backlog then costs one syscall per batch
-/// instead of one per frame.
+/// At most this many queued frames are taken from the mailbox per write (more only when a
+/// single committed batch is larger). A connection with a backlog then costs one `writev` per
+/// batch instead of one write per frame.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
 /// Retry-After, in seconds, on upgrades refused during shutdown.
@@ -70,7 +73,7 @@ pub async fn upgrade(
     accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
     version: Version,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: SocketUpgrade,
 ) -> Response {
     if state.shutdown.has_begun() {
         return refuse_during_shutdown();
@@ -126,15 +129,10 @@ pub async fn upgrade(
             .filter(|_| version == Version::HTTP_11)
             .map(|Extension(ConnectInfo(socket))| socket),
     };
-    socket_policy::configure(ws, &state.config)
-        .on_failed_upgrade(|err| tracing::debug!(%err, "websocket upgrade failed"))
-        .on_upgrade(move |socket: WebSocket| {
-            // A task of its own rather than axum's upgrade task: that one's future keeps the
-            // finished handshake's state (about 2.5 KiB) for as long as it runs, and a chat
-            // connection runs for hours, mostly idle.
-            tokio::spawn(session.run(socket));
-            std::future::ready(())
-        })
+    ws.on_upgrade(
+        socket_policy::websocket_config(&state.config),
+        move |socket| session.run(socket),
+    )
 }
 
 fn refuse(status: StatusCode, why: &'static str) -> Response {
@@ -200,13 +198,7 @@ impl Session {
     /// arguments), the chat loop awaited through a pinned local (awaiting a future by value
     /// keeps a second copy of it; rust-lang/rust#62958), and the one-off steps boxed.
     #[allow(clippy::manual_async_fn)] // on purpose: see above
-    pub fn run<S>(self, mut socket: S) -> impl Future<Output = ()> + Send
-    where
-        S: Stream<Item = Result<Message, axum::Error>>
-            + Sink<Message, Error = axum::Error>
-            + Unpin
-            + Send,
-    {
+    pub fn run(self, mut socket: WireSocket) -> impl Future<Output = ()> + Send {
         async move {
             tracing::info!(connection = self.id, user = %self.user.name, "connected");
             let (subscriber, mut mailbox) = mailbox(self.id, self.context.queue_capacity);
@@ -263,15 +255,12 @@ impl Session {
         }
     }
 
-    async fn chat<S>(
+    async fn chat(
         &self,
-        socket: &mut S,
+        socket: &mut WireSocket,
         mailbox: &mut Mailbox,
         connection: &mut Connection,
-    ) -> Ending
-    where
-        S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
-    {
+    ) -> Ending {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
         // once; a page then sends `join` with the last seq it holds to catch up. (Nothing here
         // is kept in a local that lives on: what a local holds at the loop's awaits is held
@@ -361,8 +350,9 @@ impl Session {
                         Some(Ok(Message::Binary(_))) => {
                             Box::pin(send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json())).await
                         }
-                        // tungstenite answers pings itself.
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                        // tungstenite answers pings itself, and yields raw frames only to
+                        // writers.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(()),
                         Some(Ok(Message::Close(_))) => return Ending::PeerClosed,
                         Some(Err(err)) => return socket_policy::ending_for(&err),
                     }
@@ -809,41 +799,45 @@ where
 
 /// Writes queued hub deliveries, skipping any already sent while catching up, and the acks
 /// already ready, then flushes once.
-async fn write_batch<S>(
-    socket: &mut S,
+async fn write_batch(
+    socket: &mut WireSocket,
     batch: &mut VecDeque<Delivery>,
     delivered: &mut RoomCursors,
     acks: &mut PendingAcks,
-) -> Result<(), axum::Error>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    for delivery in batch.drain(..) {
-        // Frames for the connection itself (a notice, a new room).
-        if delivery.room == TO_CONNECTION {
-            for (_, frame) in delivery.frames.iter() {
-                socket.feed(Message::Text(frame.clone())).await?;
-            }
-            continue;
-        }
-        // A room this connection has left since the frames were queued.
-        let Some(last) = delivered.last_sent(delivery.room) else {
-            continue;
-        };
-        for (seq, frame) in delivery.frames.iter() {
-            // Presence and typing are not stored, so there is nothing to skip while catching
-            // up; a stored message already sent while catching up is skipped.
-            if *seq != UNSEQUENCED {
-                if *seq <= *last {
-                    continue;
-                }
-                *last = *seq;
-            }
-            socket.feed(Message::Text(frame.clone())).await?;
-        }
+) -> Result<(), axum::Error> {
+    for delivery in batch.iter_mut() {
+        delivery.unsent = unsent_from(delivery, delivered);
     }
+    socket.write_deliveries(batch).await?;
+    batch.clear();
     feed_ready_acks(socket, acks).await?;
     socket.flush().await
+}
+
+/// Where `delivery`'s frames still to write begin, moving this connection's cursor for its
+/// room past them. Frames for the connection itself (a notice, a new room) are all written,
+/// frames for a room it has left since they were queued none; a stored message already sent
+/// while catching up is skipped. Presence and typing are not stored, so there is nothing to
+/// skip while catching up: they are always written.
+fn unsent_from(delivery: &Delivery, delivered: &mut RoomCursors) -> usize {
+    if delivery.room == TO_CONNECTION {
+        return 0;
+    }
+    let Some(last) = delivered.last_sent(delivery.room) else {
+        return delivery.frames.len();
+    };
+    // A room's frames are in seq order, so what was already sent is a prefix.
+    let sent = delivery
+        .frames
+        .iter()
+        .take_while(|(seq, _)| *seq != UNSEQUENCED && *seq <= *last)
+        .count();
+    if let Some(&(newest, _)) = delivery.frames.last() {
+        if newest != UNSEQUENCED {
+            *last = (*last).max(newest);
+        }
+    }
+    sent
 }
 
 fn text_message(json: String) -> Message {
@@ -876,7 +870,10 @@ where
                 Cow::Borrowed(reason) => Utf8Bytes::from_static(reason),
                 Cow::Owned(reason) => Utf8Bytes::from(reason),
             };
-            let frame = CloseFrame { code, reason };
+            let frame = CloseFrame {
+                code: code.into(),
+                reason,
+            };
             // A client that stopped reading may never take the frame: bounded like the rest
             // of the handshake.
             let sent = tokio::time::timeout(

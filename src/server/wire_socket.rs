@@ -1,0 +1,353 @@
+//! A chat connection's WebSocket: tungstenite for everything a connection says on its own
+//! (reading, acks, pings, the close handshake), and a direct path to the kernel for the hub's
+//! deliveries, which arrive already encoded ([`EncodedFrame`]).
+//!
+//! Handing those shared bytes to `writev` as they are is the point: one copy, by the kernel,
+//! from memory every recipient reads, instead of tungstenite copying each frame into each
+//! connection's buffer first. tungstenite never sees these frames; they are written only
+//! once its own buffer is empty. A write given up on mid-frame (a client evicted while its
+//! kernel buffer was full) leaves the rest of that frame to be written before anything else,
+//! so the close frame that follows still arrives whole.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_util::{ready, Sink, SinkExt, Stream, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWrite;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::Message;
+
+use crate::server::encoded_frame::EncodedFrame;
+use crate::server::mailbox::Delivery;
+
+/// Most frames handed to one `writev`: a backlog of small chat frames in one system call,
+/// well under the kernel's limit of 1,024 (`IOV_MAX`), and few enough that the slice list
+/// stays on the stack.
+const SLICES_PER_WRITE: usize = 64;
+
+/// An upgraded WebSocket connection, server side.
+pub struct WireSocket {
+    inner: WebSocketStream<TokioIo<Upgraded>>,
+    /// The rest of a frame whose write was given up on midway, due before anything else.
+    torn: Option<Bytes>,
+}
+
+impl WireSocket {
+    pub fn new(inner: WebSocketStream<TokioIo<Upgraded>>) -> Self {
+        WireSocket { inner, torn: None }
+    }
+
+    /// Writes every frame of `batch` from each delivery's [`Delivery::unsent`] on, in order,
+    /// after whatever tungstenite still holds.
+    pub async fn write_deliveries(
+        &mut self,
+        batch: &VecDeque<Delivery>,
+    ) -> Result<(), axum::Error> {
+        self.flush().await?;
+        write_encoded(self.inner.get_mut(), &mut self.torn, batch)
+            .await
+            .map_err(axum::Error::new)
+    }
+
+    /// Finishes a torn frame, if there is one.
+    fn poll_mend(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        poll_finish_torn(self.inner.get_mut(), &mut self.torn, cx).map_err(axum::Error::new)
+    }
+}
+
+/// Writes the unsent frames of `batch` to `io`, up to [`SLICES_PER_WRITE`] per system call,
+/// after the rest of a torn frame. If the write is dropped midway through a frame, `torn`
+/// keeps what is left of it.
+async fn write_encoded<W>(
+    io: &mut W,
+    torn: &mut Option<Bytes>,
+    batch: &VecDeque<Delivery>,
+) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut position = Position::start(batch);
+    poll_fn(|cx: &mut Context<'_>| loop {
+        ready!(poll_finish_torn(io, torn, cx))?;
+        let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
+        let count = position.slices(batch, &mut slices);
+        if count == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])) {
+            Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            // A frame written in part becomes the torn frame: finished first, whether this
+            // write goes on or is given up.
+            Ok(written) => *torn = position.advance(batch, written),
+            Err(err) => return Poll::Ready(Err(err)),
+        }
+    })
+    .await?;
+    poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
+}
+
+/// Writes what is left of a torn frame.
+fn poll_finish_torn<W>(
+    io: &mut W,
+    torn: &mut Option<Bytes>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>>
+where
+    W: AsyncWrite + Unpin,
+{
+    while let Some(rest) = torn {
+        match ready!(Pin::new(&mut *io).poll_write(cx, rest))? {
+            0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            written => rest.advance(written),
+        }
+        if rest.is_empty() {
+            *torn = None;
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// How far a write through a batch has come: the next frame to write.
+#[derive(Clone, Copy)]
+struct Position {
+    delivery: usize,
+    frame: usize,
+}
+
+impl Position {
+    fn start(batch: &VecDeque<Delivery>) -> Self {
+        let mut position = Position {
+            delivery: 0,
+            frame: batch.front().map_or(0, |d| d.unsent),
+        };
+        position.skip_finished_deliveries(batch);
+        position
+    }
+
+    /// Moves past deliveries with nothing (more) to write.
+    fn skip_finished_deliveries(&mut self, batch: &VecDeque<Delivery>) {
+        while let Some(delivery) = batch.get(self.delivery) {
+            if self.frame < delivery.frames.len() {
+                return;
+            }
+            self.delivery += 1;
+            self.frame = batch.get(self.delivery).map_or(0, |d| d.unsent);
+        }
+    }
+
+    fn current<'a>(&self, batch: &'a VecDeque<Delivery>) -> Option<&'a EncodedFrame> {
+        batch
+            .get(self.delivery)
+            .map(|delivery| &delivery.frames[self.frame].1)
+    }
+
+    /// Fills `slices` with what is left to write, from here; returns how many it filled.
+    fn slices<'a>(&self, batch: &'a VecDeque<Delivery>, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut at = *self;
+        let mut count = 0;
+        while count < slices.len() {
+            let Some(frame) = at.current(batch) else {
+                break;
+            };
+            slices[count] = IoSlice::new(frame.wire());
+            count += 1;
+            at.next_frame(batch);
+        }
+        count
+    }
+
+    fn next_frame(&mut self, batch: &VecDeque<Delivery>) {
+        self.frame += 1;
+        self.skip_finished_deliveries(batch);
+    }
+
+    /// Moves past the `written` bytes; returns the rest of a frame they end inside of.
+    fn advance(&mut self, batch: &VecDeque<Delivery>, mut written: usize) -> Option<Bytes> {
+        while written > 0 {
+            let frame = self.current(batch)?;
+            let length = frame.wire().len();
+            self.next_frame(batch);
+            if written < length {
+                return Some(frame.wire_from(written));
+            }
+            written -= length;
+        }
+        None
+    }
+}
+
+impl Stream for WireSocket {
+    type Item = Result<Message, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Reading may write (tungstenite answers pings and closes as it reads).
+        if let Err(err) = ready!(self.poll_mend(cx)) {
+            return Poll::Ready(Some(Err(err)));
+        }
+        self.inner
+            .poll_next_unpin(cx)
+            .map(|item| item.map(|result| result.map_err(axum::Error::new)))
+    }
+}
+
+impl Sink<Message> for WireSocket {
+    type Error = axum::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        ready!(self.poll_mend(cx))?;
+        self.inner.poll_ready_unpin(cx).map_err(axum::Error::new)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        self.inner.start_send_unpin(item).map_err(axum::Error::new)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        ready!(self.poll_mend(cx))?;
+        self.inner.poll_flush_unpin(cx).map_err(axum::Error::new)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        ready!(self.poll_mend(cx))?;
+        self.inner.poll_close_unpin(cx).map_err(axum::Error::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::server::mailbox::UNSEQUENCED;
+
+    /// Takes at most `most` bytes per call, only from the first slice (as `write` does), and
+    /// says "not now" every other call, as a kernel with a nearly full buffer would.
+    struct Trickle {
+        written: Vec<u8>,
+        most: usize,
+        calls: usize,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            if self.calls % 2 == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let taken = buf.len().min(self.most);
+            self.written.extend_from_slice(&buf[..taken]);
+            Poll::Ready(Ok(taken))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn delivery(texts: &[&str], unsent: usize) -> Delivery {
+        let frames: Arc<[_]> = texts
+            .iter()
+            .map(|text| (UNSEQUENCED, EncodedFrame::text(text)))
+            .collect();
+        Delivery {
+            unsent,
+            ..Delivery::batch(1, frames)
+        }
+    }
+
+    fn wire_of(texts: &[&str]) -> Vec<u8> {
+        texts
+            .iter()
+            .flat_map(|text| EncodedFrame::text(text).wire().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn partial_writes_resume_mid_frame_and_skip_what_was_sent() {
+        let many: Vec<String> = (0..150).map(|i| format!("frame {i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let batch: VecDeque<Delivery> = [
+            delivery(&["sent", "sent too", "a", "bb"], 2),
+            delivery(&["all sent"], 1),
+            delivery(&[], 0),
+            // More frames than one writev takes.
+            delivery(&many, 0),
+            delivery(&["ccc"], 0),
+        ]
+        .into();
+        let mut expected = wire_of(&["a", "bb"]);
+        expected.extend(wire_of(&many));
+        expected.extend(wire_of(&["ccc"]));
+        for most in [1, 3, 7, 64, 100_000] {
+            let mut io = Trickle {
+                written: Vec::new(),
+                most,
+                calls: 0,
+            };
+            let mut torn = None;
+            write_encoded(&mut io, &mut torn, &batch).await.unwrap();
+            assert!(io.written == expected, "at most {most} bytes per write");
+            assert_eq!(torn, None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_nothing_unsent_writes_nothing() {
+        let batch: VecDeque<Delivery> = [delivery(&["x"], 1), delivery(&[], 0)].into();
+        let mut io = Trickle {
+            written: Vec::new(),
+            most: 10,
+            calls: 0,
+        };
+        write_encoded(&mut io, &mut None, &batch).await.unwrap();
+        assert!(io.written.is_empty());
+        assert_eq!(io.calls, 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_given_up_midway_finishes_its_frame_before_anything_else() {
+        use futures_util::FutureExt;
+        let first: VecDeque<Delivery> = [delivery(&["a long first frame", "second"], 0)].into();
+        let mut io = Trickle {
+            written: Vec::new(),
+            most: 5,
+            calls: 0,
+        };
+        let mut torn = None;
+        {
+            let mut write = std::pin::pin!(write_encoded(&mut io, &mut torn, &first));
+            // One accepted write of 5 bytes, then "not now": give up there.
+            assert!((&mut write).now_or_never().is_none());
+        }
+        let torn_rest = torn.clone().expect("the first frame was cut short");
+        assert_eq!(
+            io.written.len() + torn_rest.len(),
+            wire_of(&["a long first frame"]).len()
+        );
+
+        let next: VecDeque<Delivery> = [delivery(&["next"], 0)].into();
+        write_encoded(&mut io, &mut torn, &next).await.unwrap();
+        let mut expected = wire_of(&["a long first frame"]);
+        expected.extend(wire_of(&["next"]));
+        assert_eq!(
+            io.written, expected,
+            "the torn frame is whole, then the next write"
+        );
+        assert_eq!(torn, None);
+    }
+}
