@@ -1,4 +1,6 @@
-//! The WebSocket opening handshake (RFC 6455 §4.2; RFC 8441 over HTTP/2), as an extractor.
+//! The WebSocket opening handshake (RFC 6455 §4.2), as an extractor. Huddle serves HTTP/1.1
+//! (behind a proxy too: nginx speaks HTTP/1.1 to its upstreams), so that is the only
+//! handshake it takes.
 //!
 //! Huddle upgrades connections itself rather than through axum's `WebSocketUpgrade` because
 //! axum's socket hides the stream under it, and the hub's deliveries are written to that
@@ -23,8 +25,8 @@ use crate::server::wire_socket::WireSocket;
 /// switches protocols.
 pub struct SocketUpgrade {
     on_upgrade: OnUpgrade,
-    /// `Sec-WebSocket-Accept` for an HTTP/1.1 upgrade; `None` over HTTP/2, which has none.
-    accept: Option<HeaderValue>,
+    /// The answer to the client's `Sec-WebSocket-Key`.
+    accept: HeaderValue,
 }
 
 /// Why a request cannot become a WebSocket.
@@ -48,12 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SocketUpgrade {
     type Rejection = NotAnUpgrade;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, NotAnUpgrade> {
-        let accept = check_request(&parts.method, parts.version, &parts.headers, || {
-            parts
-                .extensions
-                .get::<hyper::ext::Protocol>()
-                .map(|protocol| protocol.as_str().to_owned())
-        })?;
+        let accept = check_request(&parts.method, parts.version, &parts.headers)?;
         let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or(refused(
             StatusCode::UPGRADE_REQUIRED,
             "this connection cannot be upgraded\n",
@@ -62,48 +59,36 @@ impl<S: Send + Sync> FromRequestParts<S> for SocketUpgrade {
     }
 }
 
-/// Checks an opening handshake; returns the `Sec-WebSocket-Accept` to answer an HTTP/1.1 one
-/// with. `protocol` reads HTTP/2's `:protocol` pseudo-header.
+/// Checks an opening handshake; returns the `Sec-WebSocket-Accept` to answer it with.
 fn check_request(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
-    protocol: impl FnOnce() -> Option<String>,
-) -> Result<Option<HeaderValue>, NotAnUpgrade> {
-    let accept = if version <= Version::HTTP_11 {
-        if method != Method::GET {
-            return Err(refused(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "a WebSocket opens with GET\n",
-            ));
-        }
-        if !has_token(headers, header::CONNECTION, "upgrade") {
-            return Err(refused(
-                StatusCode::BAD_REQUEST,
-                "the Connection header must include \"upgrade\"\n",
-            ));
-        }
-        if !has_token(headers, header::UPGRADE, "websocket") {
-            return Err(refused(
-                StatusCode::BAD_REQUEST,
-                "the Upgrade header must be \"websocket\"\n",
-            ));
-        }
-        let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(refused(
+) -> Result<HeaderValue, NotAnUpgrade> {
+    if version != Version::HTTP_11 {
+        return Err(refused(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "a WebSocket opens with an HTTP/1.1 upgrade\n",
+        ));
+    }
+    if method != Method::GET {
+        return Err(refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a WebSocket opens with GET\n",
+        ));
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Err(refused(
             StatusCode::BAD_REQUEST,
-            "the Sec-WebSocket-Key header is missing\n",
-        ))?;
-        let accept = derive_accept_key(key.as_bytes());
-        Some(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))
-    } else {
-        if method != Method::CONNECT || protocol().as_deref() != Some("websocket") {
-            return Err(refused(
-                StatusCode::BAD_REQUEST,
-                "a WebSocket over HTTP/2 opens with CONNECT and :protocol websocket\n",
-            ));
-        }
-        None
-    };
+            "the Connection header must include \"upgrade\"\n",
+        ));
+    }
+    if !has_token(headers, header::UPGRADE, "websocket") {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "the Upgrade header must be \"websocket\"\n",
+        ));
+    }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .is_none_or(|version| version.as_bytes() != b"13")
@@ -113,7 +98,12 @@ fn check_request(
             "Sec-WebSocket-Version must be 13\n",
         ));
     }
-    Ok(accept)
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(refused(
+        StatusCode::BAD_REQUEST,
+        "the Sec-WebSocket-Key header is missing\n",
+    ))?;
+    let accept = derive_accept_key(key.as_bytes());
+    Ok(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))
 }
 
 /// Whether the comma-separated header `name` lists `token` (case-insensitive).
@@ -153,17 +143,13 @@ impl SocketUpgrade {
                 Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
             }
         });
-        match self.accept {
-            Some(accept) => Response::builder()
-                .status(StatusCode::SWITCHING_PROTOCOLS)
-                .header(header::CONNECTION, "upgrade")
-                .header(header::UPGRADE, "websocket")
-                .header(header::SEC_WEBSOCKET_ACCEPT, accept)
-                .body(Body::empty())
-                .expect("a valid response"),
-            // RFC 8441: over HTTP/2 a 2xx answer to the CONNECT opens the stream.
-            None => Response::new(Body::empty()),
-        }
+        Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, self.accept)
+            .body(Body::empty())
+            .expect("a valid response")
     }
 }
 
@@ -190,17 +176,14 @@ mod tests {
         ("sec-websocket-version", "13"),
     ];
 
-    fn check_http1(
-        method: Method,
-        pairs: &[(&str, &str)],
-    ) -> Result<Option<HeaderValue>, NotAnUpgrade> {
-        check_request(&method, Version::HTTP_11, &headers(pairs), || None)
+    fn check_http1(method: Method, pairs: &[(&str, &str)]) -> Result<HeaderValue, NotAnUpgrade> {
+        check_request(&method, Version::HTTP_11, &headers(pairs))
     }
 
     #[test]
     fn a_valid_handshake_gets_the_rfc_accept_key() {
         // The example of RFC 6455 §1.3.
-        let accept = check_http1(Method::GET, VALID).unwrap().unwrap();
+        let accept = check_http1(Method::GET, VALID).unwrap();
         assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
@@ -209,7 +192,7 @@ mod tests {
         let without = |name: &str| -> Vec<(&str, &str)> {
             VALID.iter().copied().filter(|(n, _)| *n != name).collect()
         };
-        let status = |result: Result<Option<HeaderValue>, NotAnUpgrade>| result.unwrap_err().status;
+        let status = |result: Result<HeaderValue, NotAnUpgrade>| result.unwrap_err().status;
         assert_eq!(
             status(check_http1(Method::POST, VALID)),
             StatusCode::METHOD_NOT_ALLOWED
@@ -239,15 +222,10 @@ mod tests {
     }
 
     #[test]
-    fn http2_opens_with_connect_and_the_websocket_protocol() {
-        let version = headers(&[("sec-websocket-version", "13")]);
-        let check = |method: Method, protocol: Option<&str>| {
-            check_request(&method, Version::HTTP_2, &version, || {
-                protocol.map(str::to_owned)
-            })
-        };
-        assert_eq!(check(Method::CONNECT, Some("websocket")), Ok(None));
-        assert!(check(Method::CONNECT, None).is_err());
-        assert!(check(Method::GET, Some("websocket")).is_err());
+    fn only_an_http1_upgrade_opens_a_socket() {
+        for version in [Version::HTTP_10, Version::HTTP_2] {
+            let refusal = check_request(&Method::GET, version, &headers(VALID)).unwrap_err();
+            assert_eq!(refusal.status, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+        }
     }
 }

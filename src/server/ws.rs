@@ -14,7 +14,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode, Version};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
@@ -71,7 +71,6 @@ const MAX_SENDS_IN_FLIGHT: usize = 64;
 pub async fn upgrade(
     State(state): State<AppState>,
     accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
-    version: Version,
     headers: HeaderMap,
     ws: SocketUpgrade,
 ) -> Response {
@@ -123,11 +122,9 @@ pub async fn upgrade(
         _admission: admission,
         _guard: state.shutdown.guard(),
         context: state.sockets.clone(),
-        // Over HTTP/2 (extended CONNECT) the TCP connection carries other streams too: it is
-        // never reset for one of them.
-        tcp: accepted
-            .filter(|_| version == Version::HTTP_11)
-            .map(|Extension(ConnectInfo(socket))| socket),
+        // A WebSocket is upgraded from HTTP/1.1 only (src/server/upgrade.rs), so the TCP
+        // connection is this socket's alone.
+        tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
     };
     ws.on_upgrade(
         socket_policy::websocket_config(&state.config),
@@ -162,8 +159,7 @@ pub struct Session {
     /// What every socket shares: the hub, stores and settings.
     pub context: Arc<SocketContext>,
     /// The TCP socket under the connection, to reset if the client stops taking part; `None`
-    /// for a WebSocket over HTTP/2, and where the router is served without
-    /// [`crate::server::serve`]'s listener.
+    /// where the router is served without [`crate::server::serve`]'s listener.
     pub tcp: Option<AcceptedSocket>,
 }
 
