@@ -822,12 +822,11 @@ fn unsent_from(delivery: &Delivery, delivered: &mut RoomCursors) -> usize {
     let Some(last) = delivered.last_sent(delivery.room) else {
         return delivery.frames.len();
     };
-    // A room's frames are in seq order, so what was already sent is a prefix.
+    // A room's frames are in seq order, so what was already sent is a prefix: found by
+    // halving, not by reading every frame of the batch for every member.
     let sent = delivery
         .frames
-        .iter()
-        .take_while(|(seq, _)| *seq != UNSEQUENCED && *seq <= *last)
-        .count();
+        .partition_point(|(seq, _)| *seq != UNSEQUENCED && *seq <= *last);
     if let Some(&(newest, _)) = delivery.frames.last() {
         if newest != UNSEQUENCED {
             *last = (*last).max(newest);

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
@@ -70,7 +70,11 @@ impl Writer {
         let (commits, committed) = mpsc::sync_channel::<()>(1);
         let checkpointing = thread::Builder::new()
             .name("history-checkpointer".into())
-            .spawn(move || checkpoint_loop(checkpointer, committed))
+            .spawn(move || {
+                checkpoint_loop(&committed, CHECKPOINT_EVERY, || {
+                    checkpoint_and_restart(&checkpointer)
+                })
+            })
             .map_err(|err| StoreError::Writer(err.to_string()))?;
         Ok(Writer {
             state: Mutex::new(Some(WriterState {
@@ -124,25 +128,49 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-/// Checkpoints after commits, at most once per [`CHECKPOINT_EVERY`], until the writer ends.
-fn checkpoint_loop(connection: Connection, committed: mpsc::Receiver<()>) {
-    while committed.recv().is_ok() {
-        // PASSIVE never waits for the writer or readers; what it cannot copy now it copies
-        // next time.
-        match checkpoint(&connection, "PASSIVE") {
-            Ok(wal_pages) if wal_pages > RESTART_AFTER_PAGES => {
-                if let Err(err) = checkpoint(&connection, "RESTART") {
-                    tracing::warn!(%err, "WAL restart failed; the next checkpoint will retry");
-                }
+/// Calls `checkpoint` after commits, at most once per `rest`, until the writer ends.
+///
+/// Commits that arrive while it rests are noted, not acted on: the checkpoint after the rest
+/// takes them all. (Waking for each of them made a checkpoint, and its syncs, after nearly
+/// every commit: 4 % of the server's CPU at 1,600 messages/s.)
+fn checkpoint_loop(committed: &mpsc::Receiver<()>, rest: Duration, mut checkpoint: impl FnMut()) {
+    let mut due = committed.recv().is_ok();
+    while due {
+        checkpoint();
+        let Some(committed_meanwhile) = rest_noting_commits(committed, rest) else {
+            return;
+        };
+        due = committed_meanwhile || committed.recv().is_ok();
+    }
+}
+
+/// Waits out `rest`; returns whether a commit arrived meanwhile, or `None` once the writer is
+/// gone (so that `close` does not wait for the rest to end).
+fn rest_noting_commits(committed: &mpsc::Receiver<()>, rest: Duration) -> Option<bool> {
+    let until = Instant::now() + rest;
+    let mut noted = false;
+    loop {
+        match committed.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(()) => noted = true,
+            Err(mpsc::RecvTimeoutError::Timeout) => return Some(noted),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+/// A passive checkpoint, and a restart of the log once it has grown past
+/// [`RESTART_AFTER_PAGES`].
+fn checkpoint_and_restart(connection: &Connection) {
+    // PASSIVE never waits for the writer or readers; what it cannot copy now it copies
+    // next time.
+    match checkpoint(connection, "PASSIVE") {
+        Ok(wal_pages) if wal_pages > RESTART_AFTER_PAGES => {
+            if let Err(err) = checkpoint(connection, "RESTART") {
+                tracing::warn!(%err, "WAL restart failed; the next checkpoint will retry");
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "WAL checkpoint failed; the next one will retry"),
         }
-        // Rest, but wake at once when the writer is gone so that `close` does not wait.
-        if let Err(mpsc::RecvTimeoutError::Disconnected) = committed.recv_timeout(CHECKPOINT_EVERY)
-        {
-            break;
-        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "WAL checkpoint failed; the next one will retry"),
     }
 }
 
@@ -274,4 +302,72 @@ fn insert(tx: &Transaction, m: &ChatMessage) -> Result<(), StoreError> {
         m.ts
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::checkpoint_loop;
+
+    /// Runs the loop on a thread; each checkpoint is reported on the returned channel.
+    fn start(
+        rest: Duration,
+    ) -> (
+        mpsc::SyncSender<()>,
+        mpsc::Receiver<()>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let (commits, committed) = mpsc::sync_channel(1);
+        let (checkpointed, checkpoints) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            checkpoint_loop(&committed, rest, || checkpointed.send(()).unwrap())
+        });
+        (commits, checkpoints, thread)
+    }
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn commits_during_the_rest_do_not_checkpoint_again_before_it_ends() {
+        let (commits, checkpoints, thread) = start(Duration::from_secs(3600));
+        commits.send(()).unwrap();
+        checkpoints
+            .recv_timeout(PATIENCE)
+            .expect("the first commit is checkpointed");
+        // `send` waits for room, so the second has been taken once the third is queued.
+        commits.send(()).unwrap();
+        commits.send(()).unwrap();
+        commits.send(()).unwrap();
+        drop(commits);
+        thread.join().unwrap();
+        assert_eq!(
+            checkpoints.try_iter().count(),
+            0,
+            "no checkpoint within the rest"
+        );
+    }
+
+    #[test]
+    fn a_commit_during_the_rest_is_checkpointed_when_it_ends() {
+        let (commits, checkpoints, thread) = start(Duration::from_millis(1));
+        commits.send(()).unwrap();
+        checkpoints.recv_timeout(PATIENCE).unwrap();
+        commits.send(()).unwrap();
+        checkpoints
+            .recv_timeout(PATIENCE)
+            .expect("the later commit is checkpointed too, without another commit");
+        drop(commits);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn the_writer_closing_ends_the_loop_even_mid_rest() {
+        let (commits, checkpoints, thread) = start(Duration::from_secs(3600));
+        commits.send(()).unwrap();
+        checkpoints.recv_timeout(PATIENCE).unwrap();
+        drop(commits);
+        thread.join().unwrap();
+    }
 }
