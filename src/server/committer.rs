@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
+use crate::server::commit_pacing::CommitPacing;
 use crate::server::doorbell::{doorbell, Bell, Ringer};
 use crate::server::hub::Hub;
 use crate::server::mailbox::ConnectionId;
@@ -76,13 +78,14 @@ impl Committer {
     ) -> std::io::Result<(Committer, JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         let (committed, to_publish) = publication_channel()?;
-        tokio::spawn(publish_loop(to_publish, hub));
+        let pacing = Arc::new(CommitPacing::default());
+        tokio::spawn(publish_loop(to_publish, hub, pacing.clone()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let thread = std::thread::Builder::new()
             .name("huddle-committer".into())
-            .spawn(move || runtime.block_on(write_loop(queue, store, committed)))?;
+            .spawn(move || runtime.block_on(write_loop(queue, store, committed, pacing)))?;
         Ok((Committer { jobs }, thread))
     }
 
@@ -182,9 +185,29 @@ struct Committed {
     replies: Vec<oneshot::Sender<Result<Appended, CommitError>>>,
 }
 
-async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, committed: ToPublish) {
+async fn write_loop(
+    mut queue: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    committed: ToPublish,
+    pacing: Arc<CommitPacing>,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut last_start = Instant::now();
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        // Messages arriving faster than commits (more than one waited for this one), after a
+        // commit that fanned out widely: what arrives within the gap joins one batch
+        // (src/server/commit_pacing.rs). A lone message is never held back.
+        let next_start = last_start + pacing.gap();
+        if jobs.len() > 1 && next_start > Instant::now() {
+            tokio::time::sleep_until(next_start).await;
+            while jobs.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        last_start = Instant::now();
         let mut answered: Vec<ConnectionId> = jobs.iter().filter_map(|job| job.from).collect();
         answered.sort_unstable();
         answered.dedup();
@@ -215,7 +238,7 @@ async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, commi
 
 /// Publishes committed batches in commit order, then answers their submitters: an ack never
 /// precedes its commit, and a sender's own copy is queued before its ack.
-async fn publish_loop(mut committed: Publications, hub: Arc<Hub>) {
+async fn publish_loop(mut committed: Publications, hub: Arc<Hub>, pacing: Arc<CommitPacing>) {
     while let Some(Committed {
         answered,
         outcomes,
@@ -227,7 +250,7 @@ async fn publish_loop(mut committed: Publications, hub: Arc<Hub>) {
             Appended::Stored(message) => Some(message),
             Appended::Duplicate(_) => None,
         });
-        hub.publish_all(stored, &answered);
+        pacing.record(hub.publish_all(stored, &answered));
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
         }

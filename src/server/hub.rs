@@ -287,9 +287,10 @@ impl Hub {
         frames: Arc<[Frame]>,
         answered: &[ConnectionId],
         to: impl Fn(&Member) -> bool,
-    ) {
+    ) -> usize {
         let delivery = Delivery::batch(room.id, frames);
         let mut departed = Vec::new();
+        let mut queued = 0;
         for (id, member) in &state.members {
             if !to(member) {
                 continue;
@@ -302,7 +303,7 @@ impl Hub {
                 Wake::Now
             };
             match member.subscriber.offer_with(delivery.clone(), wake) {
-                Offer::Queued => {}
+                Offer::Queued => queued += 1,
                 Offer::Evicted => {
                     tracing::warn!(connection = *id, room = %room.name, "evicting slow consumer: a queue's length behind");
                     departed.push(*id);
@@ -313,6 +314,7 @@ impl Hub {
         for id in departed {
             self.remove_member(room, state, id);
         }
+        queued
     }
 
     /// Queues a stored message for every member of its room, the sender included. Messages
@@ -329,11 +331,12 @@ impl Hub {
     /// `answered` (sorted) are the connections the caller wakes next with the answers to
     /// their sends: their copies are queued without a wake-up of their own (see
     /// [`Wake::ByAnswer`]).
+    /// Returns how many member queues took a batch.
     pub fn publish_all<'a>(
         &self,
         messages: impl IntoIterator<Item = &'a ChatMessage>,
         answered: &[ConnectionId],
-    ) {
+    ) -> usize {
         debug_assert!(answered.is_sorted(), "answered must be sorted");
         // Serialized once each, outside any lock; every member shares the room's batch.
         let mut by_room: Vec<(&str, Vec<Frame>)> = Vec::new();
@@ -347,6 +350,7 @@ impl Hub {
                 .1
                 .push((message.seq, EncodedFrame::text(message.to_frame_json())));
         }
+        let mut queued = 0;
         for (name, mut frames) in by_room {
             let room = self.room(name);
             let mut state = room.lock();
@@ -356,8 +360,9 @@ impl Hub {
                 continue;
             };
             state.head = last;
-            self.offer_all(&room, &mut state, frames.into(), answered, |_| true);
+            queued += self.offer_all(&room, &mut state, frames.into(), answered, |_| true);
         }
+        queued
     }
 
     /// The last seq published to `room` (0 for a room never used).
@@ -482,7 +487,11 @@ mod tests {
         let hub = quiet(&[]);
         let (_, mut a) = joined(&hub, 1, 8);
         let (_, mut b) = joined(&hub, 2, 8);
-        hub.publish_all([&message(1), &message(2), &message(3)], &[]);
+        let reached = hub.publish_all([&message(1), &message(2), &message(3)], &[]);
+        assert_eq!(
+            reached, 2,
+            "two member queues took the batch (the commit's fan-out)"
+        );
         let take = |mailbox: &mut Mailbox| {
             let mut batch = VecDeque::new();
             let received = mailbox.recv_many(&mut batch, 64).now_or_never();

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod commit_pacing;
 pub mod committer;
 pub mod config;
 pub mod connections;
