@@ -5,12 +5,12 @@
 //! costs a write per member (and a wake-up, and the reader's read), so committing 240 small
 //! batches a second where 100 larger ones would do spends most of a core on writes that
 //! carry a few frames each. Measured at 1,000 subscribers, 1,600 messages/s (two runs each,
-//! docs/performance.md): delivery p99 139–151 ms with a 10 ms gap against 340–411 ms without.
+//! docs/performance.md): delivery p99 129–165 ms with pacing against 191–329 ms without.
 //!
 //! So the gap follows the last commit's fan-out: about what writing it took, at most
-//! [`MAX_GAP`]. A commit that reached a handful of sockets is followed by none, so acks
-//! under plain load are as quick as before; and the gap only delays a message that arrives
-//! within it of the previous commit, never one on a quiet room.
+//! [`MAX_GAP`]. The committer waits it out only when messages already arrive faster than
+//! commits (more than one waited for the next); a lone message, and a commit that reached a
+//! handful of sockets, are never held back.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
