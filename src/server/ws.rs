@@ -55,7 +55,7 @@ pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// At most this many queued frames are taken from the mailbox per write (more only when a
 /// single committed batch is larger). A connection with a backlog then costs one `writev` per
 /// batch instead of one write per frame.
-const MAX_FRAMES_PER_FLUSH: usize = 64;
+const MAX_FRAMES_PER_WRITE: usize = 64;
 
 /// Retry-After, in seconds, on upgrades refused during shutdown.
 const RETRY_AFTER_SECS: &str = "5";
@@ -298,7 +298,7 @@ impl Session {
             let reading = connection.acks.len() < MAX_SENDS_IN_FLIGHT;
             let outcome = tokio::select! {
                 biased;
-                received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_FLUSH) => match received {
+                received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_WRITE) => match received {
                     Received::Frames(_) => {
                         let write = write_batch(socket, &mut batch, &mut connection.delivered, &mut connection.acks);
                         Box::pin(self.write(mailbox, write)).await
@@ -793,8 +793,8 @@ where
     Ok(())
 }
 
-/// Writes queued hub deliveries, skipping any already sent while catching up, and the acks
-/// already ready, then flushes once.
+/// Writes queued hub deliveries (their shared bytes, with `writev`), skipping any already
+/// sent while catching up, then the acks already ready.
 async fn write_batch(
     socket: &mut WireSocket,
     batch: &mut VecDeque<Delivery>,
