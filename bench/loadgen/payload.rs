@@ -37,15 +37,38 @@ impl Stamp {
         text
     }
 
+    /// The stamp at the start of `text`. One pass over its digits: this runs once per
+    /// delivery in a process that shares the cores with the server under test.
     pub fn decode(text: &str) -> Option<Stamp> {
-        let mut parts = text.strip_prefix('p')?.splitn(5, '-');
+        let mut rest = text.as_bytes().strip_prefix(b"p")?;
+        let mut field = || -> Option<u64> {
+            let (value, after) = leading_number(rest)?;
+            rest = after.strip_prefix(b"-")?;
+            Some(value)
+        };
         Some(Stamp {
-            publisher: parts.next()?.parse().ok()?,
-            step: parts.next()?.parse().ok()?,
-            number: parts.next()?.parse().ok()?,
-            intended_us: parts.next()?.parse().ok()?,
+            publisher: u32::try_from(field()?).ok()?,
+            step: u32::try_from(field()?).ok()?,
+            number: field()?,
+            intended_us: field()?,
         })
     }
+}
+
+/// The decimal number `bytes` starts with, and what follows it; `None` if it starts with no
+/// digit or the number overflows.
+fn leading_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for digit in &bytes[..digits] {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    Some((value, &bytes[digits..]))
 }
 
 #[cfg(test)]
@@ -64,5 +87,31 @@ mod tests {
         assert_eq!(text.len(), 64);
         assert_eq!(Stamp::decode(&text), Some(stamp));
         assert_eq!(Stamp::decode("hello"), None);
+    }
+
+    #[test]
+    fn malformed_stamps_are_refused() {
+        assert_eq!(Stamp::decode("p1-2-3-4"), None, "no dash after the time");
+        assert_eq!(Stamp::decode("p1-2--4-"), None, "an empty number");
+        assert_eq!(Stamp::decode("p1-2-x-4-"), None, "not a number");
+        assert_eq!(
+            Stamp::decode("p4294967296-0-0-0-"),
+            None,
+            "publisher beyond u32"
+        );
+        assert_eq!(
+            Stamp::decode("p1-0-0-18446744073709551616-"),
+            None,
+            "beyond u64"
+        );
+        assert_eq!(
+            Stamp::decode("p1-0-18446744073709551615-5-xx"),
+            Some(Stamp {
+                publisher: 1,
+                step: 0,
+                number: u64::MAX,
+                intended_us: 5
+            })
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use hdrhistogram::Histogram;
+use rustc_hash::FxHashMap;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -50,8 +51,10 @@ struct Tally {
     /// sends per message, envelope included.
     frame_bytes: u64,
     duplicates: u64,
-    steps: HashMap<u32, PerStep>,
-    messages: HashMap<(u32, u32, u64), PerMessage>,
+    // Looked up once per delivery: FxHash, not SipHash, whose cost per lookup would come out
+    // of the cores the server under test shares with this process.
+    steps: FxHashMap<u32, PerStep>,
+    messages: FxHashMap<(u32, u32, u64), PerMessage>,
     /// Close codes (0: no close frame) of connections the server ended.
     closed_by_server: HashMap<u16, u64>,
 }
@@ -150,15 +153,12 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
                 }
                 return;
             }
-            let mut last: HashMap<(u32, u32), u64> = HashMap::new();
+            let mut last: FxHashMap<(u32, u32), u64> = FxHashMap::default();
             let mut seen = Vec::with_capacity(FLUSH_EVERY);
             let mut duplicates = 0;
             let mut frame_bytes = 0;
             let mut close_code = None;
             loop {
-                if stop.is_cancelled() {
-                    break;
-                }
                 // Take what is already buffered without waiting; only when the socket has
                 // nothing ready are the noted deliveries added to the tally, so a busy
                 // connection takes the lock once per burst and a quiet one at once.
@@ -197,6 +197,11 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
                         if seen.len() == FLUSH_EVERY {
                             tally.lock().unwrap().add(&seen);
                             seen.clear();
+                            // Checked here and while waiting, not per frame (the check takes a
+                            // lock): a server that never pauses still lets the reader stop.
+                            if stop.is_cancelled() {
+                                break;
+                            }
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
