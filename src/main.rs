@@ -4,15 +4,20 @@
 use anyhow::Context;
 use clap::Parser;
 use huddle::server::cli::{self, Cli};
-use huddle::server::{listener, serve, shutdown::termination_signal, telemetry, AppState};
+use huddle::server::config::Config;
+use huddle::server::{listener, runtime, serve, shutdown::termination_signal, telemetry, AppState};
 use leptos::prelude::get_configuration;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let Cli { command, config } = Cli::parse();
-    if let Some(command) = command {
-        return cli::run(command).await;
+    let runtime = runtime::build(config.worker_threads).context("starting the async runtime")?;
+    match command {
+        Some(command) => runtime.block_on(cli::run(command)),
+        None => runtime.block_on(run_server(config)),
     }
+}
+
+async fn run_server(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config).map_err(anyhow::Error::msg)?;
     let leptos_options = get_configuration(None)
         .context("reading the Leptos site configuration")?

@@ -111,6 +111,29 @@ async fn a_bad_flag_is_refused_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn one_worker_thread_is_enough_to_chat_and_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let running =
+        common::start_binary_with(&dir.path().join("huddle.db"), &["--worker-threads", "1"]).await;
+    let ws_url = running.ws_url();
+    let mut alice = Client::connect(&ws_url, None).await;
+    let mut bob = Client::connect(&ws_url, None).await;
+    alice.join(None).await;
+    bob.join(None).await;
+    alice.say("c1", "one thread").await;
+    assert_eq!(bob.next_message().await.text, "one thread");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["--worker-threads", "0", "--database", ":memory:"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
+}
+
+#[tokio::test]
 async fn an_unusable_database_path_is_reported_not_panicked_on() {
     let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
         .args([

@@ -1,6 +1,7 @@
 //! Server settings, from command-line flags or `HUDDLE_*` environment variables.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,6 +35,11 @@ pub struct Config {
     /// with code 4008. Default 256: several seconds of a busy room.
     #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
     pub queue_capacity: usize,
+
+    /// Threads that run connections. Default: one per core the process may use. Fewer
+    /// leave cores to other processes on a shared machine (src/server/runtime.rs).
+    #[arg(long, env = "HUDDLE_WORKER_THREADS")]
+    pub worker_threads: Option<NonZeroUsize>,
 
     /// The SQLite database file holding message history; created on first run.
     #[arg(long, env = "HUDDLE_DATABASE", default_value = "huddle.db")]

@@ -24,6 +24,7 @@ pub mod push_api;
 pub mod rate_limit;
 pub mod room_cursors;
 pub mod router;
+pub mod runtime;
 pub mod serve;
 pub mod shutdown;
 pub mod socket_context;
