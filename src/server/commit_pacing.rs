@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// What one delivery's write costs the server, roughly (a `writev` to loopback and its
+/// What one delivery's write costs the server, roughly (a `send` to loopback and its
 /// wake-up, measured at about 7–10 µs on the benchmark machine).
 const PER_DELIVERY: Duration = Duration::from_micros(10);
 

@@ -327,7 +327,7 @@ impl Hub {
 
     /// Publishes a batch of stored messages (the committer's group commit), each room's in
     /// seq order. Each member of a room is handed all of the room's new messages at once, so
-    /// it wakes once and writes them with one `writev`, instead of once per message.
+    /// it wakes once and writes them with one `send`, instead of once per message.
     /// `answered` (sorted) are the connections the caller wakes next with the answers to
     /// their sends: their copies are queued without a wake-up of their own (see
     /// [`Wake::ByAnswer`]).

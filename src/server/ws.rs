@@ -53,7 +53,7 @@ use tungstenite::{Message, Utf8Bytes};
 pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// At most this many queued frames are taken from the mailbox per write (more only when a
-/// single committed batch is larger). A connection with a backlog then costs one `writev` per
+/// single committed batch is larger). A connection with a backlog then costs one `send` per
 /// batch instead of one write per frame.
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
@@ -793,7 +793,7 @@ where
     Ok(())
 }
 
-/// Writes queued hub deliveries (their shared bytes, with `writev`), skipping any already
+/// Writes queued hub deliveries (their shared bytes, gathered per write), skipping any already
 /// sent while catching up, then the acks already ready.
 async fn write_batch(
     socket: &mut WireSocket,
