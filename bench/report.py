@@ -323,7 +323,11 @@ def intro_section(results: dict) -> str:
         "them and Huddle is what Huddle's rooms, history and per-client queues cost or save. "
         "Huddle runs with `--queue-capacity 1024` (its default is 256): the tokio-tungstenite "
         "peer drops a reader more than 1,024 messages behind, and Huddle closes one whose "
-        "queue overflows, so both give a slow reader the same slack.",
+        "queue overflows, so both give a slow reader the same slack. Every server runs one "
+        "event-loop thread: Node and Python have one by nature, Huddle runs with "
+        "`--worker-threads 1` (its default is one per core) and the Rust peers with "
+        "`TOKIO_WORKER_THREADS=1`, so the load generator has the other core. Huddle also has "
+        "its commit thread, which writes and syncs the history the peers do not keep.",
         "",
         f"Reproduce: `{command}`." + (when + "." if when else ""),
     ]

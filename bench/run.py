@@ -31,6 +31,12 @@ RELEASE = ROOT / "target" / "release"
 LOADGEN = RELEASE / "examples" / "loadgen"
 PORT = 3390
 
+# Every server runs one event-loop thread. Node and Python have one by nature; the tokio
+# servers get one worker (Huddle through --worker-threads, the peers through tokio's own
+# variable). On two cores the load generator needs the other one: a second worker would only
+# take turns with it, so the figures are what each server does with one core.
+ONE_WORKER = {"TOKIO_WORKER_THREADS": "1"}
+
 SERVERS = {
     "huddle": {
         "label": "Huddle (this repo, release build)",
@@ -41,19 +47,24 @@ SERVERS = {
                     # The tokio-tungstenite peer drops a reader more than 1,024 messages
                     # behind (its BROADCAST_CAPACITY); Huddle gets the same slack instead of
                     # its default 256, so that neither evicts a reader the other would keep.
-                    "--queue-capacity", "1024"],
+                    "--queue-capacity", "1024",
+                    # One event-loop thread per server, as Node and Python have by nature: the
+                    # load generator needs the machine's other core (see ONE_WORKER).
+                    "--worker-threads", "1"],
         "protocol": "huddle",
         "ready": "Huddle is running",
     },
     "tungstenite": {
         "label": "bare tokio-tungstenite 0.29",
         "command": [str(RELEASE / "examples" / "peer-tungstenite"), "{port}"],
+        "env": ONE_WORKER,
         "protocol": "plain",
         "ready": "listening on",
     },
     "rawtcp": {
         "label": "raw-TCP probe (one write per delivery)",
         "command": [str(RELEASE / "examples" / "peer-rawtcp"), "{port}"],
+        "env": ONE_WORKER,
         "protocol": "plain",
         "ready": "listening on",
     },
@@ -138,7 +149,8 @@ class Server:
         for stale in pathlib.Path(tmp).glob("huddle.db*"):
             stale.unlink()
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+                                        stderr=subprocess.DEVNULL, text=True,
+                                        env={**os.environ, **spec.get("env", {})})
         deadline = time.monotonic() + 30
         for line in self.process.stdout:
             if spec["ready"] in line:
