@@ -15,6 +15,10 @@ leptos_env=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=huddle)
 
 step "Rust: unit and integration tests (server side)"
 "${leptos_env[@]}" cargo test --features ssr
+# The load generator's own unit tests (stamps, the protocol adapter). Not `test = true` in
+# Cargo.toml: that would build the example as a test harness only, and tests/loadgen.rs runs
+# the plain binary.
+"${leptos_env[@]}" cargo test --features ssr --example loadgen
 # Benchmarks are not tests, but they must keep compiling (a renamed API once broke one).
 "${leptos_env[@]}" cargo build --features ssr --benches
 
