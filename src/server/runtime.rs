@@ -1,10 +1,11 @@
 //! The async runtime the server runs on: tokio's multi-threaded scheduler, with as many
 //! worker threads as `--worker-threads` says, or one per core the process may use.
 //!
-//! Fewer workers than cores is for machines the server shares: there, a worker that waits
-//! for a core another process holds only adds hand-offs between cores. The benchmark is one
-//! such machine: its load generator needs one of the two cores, so every server there runs
-//! one event-loop thread (docs/benchmarks.md).
+//! Fewer workers than cores is for machines the server shares with busy processes. The
+//! benchmark is one: its load generator reads on the same two cores, and there Huddle
+//! delivered more on one worker than on two, because two workers' bursts of writes leave the
+//! readers behind (docs/performance.md). So every server there runs one event-loop thread
+//! (docs/benchmarks.md).
 
 use std::io;
 use std::num::NonZeroUsize;
