@@ -98,15 +98,20 @@ async fn sigint_stops_the_server_too() {
     assert!(status.success());
 }
 
-#[tokio::test]
-async fn a_bad_flag_is_refused_with_a_clear_error() {
+/// What the binary says on stderr when `args` make it exit with failure.
+async fn refusal(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", "not-an-address", "--database", ":memory:"])
+        .args(args)
         .output()
         .await
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{args:?} should fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_bad_flag_is_refused_with_a_clear_error() {
+    let stderr = refusal(&["--addr", "not-an-address", "--database", ":memory:"]).await;
     assert!(stderr.contains("--addr"), "{stderr}");
 }
 
@@ -123,30 +128,19 @@ async fn one_worker_thread_is_enough_to_chat_and_zero_is_refused() {
     alice.say("c1", "one thread").await;
     assert_eq!(bob.next_message().await.text, "one thread");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--worker-threads", "0", "--database", ":memory:"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal(&["--worker-threads", "0", "--database", ":memory:"]).await;
     assert!(stderr.contains("--worker-threads"), "{stderr}");
 }
 
 #[tokio::test]
 async fn an_unusable_database_path_is_reported_not_panicked_on() {
-    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--database",
-            "/nonexistent-dir/huddle.db",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        "/nonexistent-dir/huddle.db",
+    ])
+    .await;
     assert!(
         stderr.contains("opening the history database /nonexistent-dir/huddle.db"),
         "{stderr}"
@@ -157,13 +151,7 @@ async fn an_unusable_database_path_is_reported_not_panicked_on() {
 async fn a_busy_port_is_reported_not_panicked_on() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", &addr, "--database", ":memory:"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal(&["--addr", &addr, "--database", ":memory:"]).await;
     assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
 }
 

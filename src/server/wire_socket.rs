@@ -274,11 +274,24 @@ mod tests {
     use crate::server::mailbox::UNSEQUENCED;
 
     /// Takes at most `most` bytes per call, only from the first slice (as `write` does), and
-    /// says "not now" every other call, as a kernel with a nearly full buffer would.
+    /// says "not now" every other call, as a kernel with a nearly full buffer would. Keeps
+    /// what was written and the length of each write that took something.
     struct Trickle {
         written: Vec<u8>,
+        writes: Vec<usize>,
         most: usize,
         calls: usize,
+    }
+
+    impl Trickle {
+        fn new(most: usize) -> Self {
+            Trickle {
+                written: Vec::new(),
+                writes: Vec::new(),
+                most,
+                calls: 0,
+            }
+        }
     }
 
     impl AsyncWrite for Trickle {
@@ -294,6 +307,7 @@ mod tests {
             }
             let taken = buf.len().min(self.most);
             self.written.extend_from_slice(&buf[..taken]);
+            self.writes.push(taken);
             Poll::Ready(Ok(taken))
         }
 
@@ -341,42 +355,11 @@ mod tests {
         expected.extend(wire_of(&many));
         expected.extend(wire_of(&["ccc"]));
         for most in [1, 3, 7, 64, 100_000] {
-            let mut io = Trickle {
-                written: Vec::new(),
-                most,
-                calls: 0,
-            };
+            let mut io = Trickle::new(most);
             let mut torn = None;
             write_encoded(&mut io, &mut torn, &batch).await.unwrap();
             assert!(io.written == expected, "at most {most} bytes per write");
             assert_eq!(torn, None);
-        }
-    }
-
-    /// Records the length of every write, taking all of it.
-    #[derive(Default)]
-    struct Recorder {
-        written: Vec<u8>,
-        writes: Vec<usize>,
-    }
-
-    impl AsyncWrite for Recorder {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.written.extend_from_slice(buf);
-            self.writes.push(buf.len());
-            Poll::Ready(Ok(buf.len()))
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
         }
     }
 
@@ -385,7 +368,7 @@ mod tests {
         let large = "L".repeat(GATHER_BYTES);
         let texts = ["a", "bb", large.as_str(), "c", "dd"];
         let batch: VecDeque<Delivery> = [delivery(&texts, 0)].into();
-        let mut io = Recorder::default();
+        let mut io = Trickle::new(usize::MAX);
         write_encoded(&mut io, &mut None, &batch).await.unwrap();
         assert!(io.written == wire_of(&texts));
         let wire = |text: &str| EncodedFrame::text(text).wire().len();
@@ -398,11 +381,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_with_nothing_unsent_writes_nothing() {
         let batch: VecDeque<Delivery> = [delivery(&["x"], 1), delivery(&[], 0)].into();
-        let mut io = Trickle {
-            written: Vec::new(),
-            most: 10,
-            calls: 0,
-        };
+        let mut io = Trickle::new(10);
         write_encoded(&mut io, &mut None, &batch).await.unwrap();
         assert!(io.written.is_empty());
         assert_eq!(io.calls, 0);
@@ -412,11 +391,7 @@ mod tests {
     async fn a_write_given_up_midway_finishes_its_frame_before_anything_else() {
         use futures_util::FutureExt;
         let first: VecDeque<Delivery> = [delivery(&["a long first frame", "second"], 0)].into();
-        let mut io = Trickle {
-            written: Vec::new(),
-            most: 5,
-            calls: 0,
-        };
+        let mut io = Trickle::new(5);
         let mut torn = None;
         {
             let mut write = std::pin::pin!(write_encoded(&mut io, &mut torn, &first));
