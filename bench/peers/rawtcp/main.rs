@@ -12,7 +12,7 @@
 //!
 //! Usage: `peer-rawtcp PORT`
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,7 +68,11 @@ async fn accept_forever(listener: TcpListener, registry: Arc<Registry>) {
     }
 }
 
-type Room = HashMap<u64, Arc<TcpStream>>;
+/// A room's clients in the order they came, so every broadcast writes them in the same order.
+/// In a random order, each of the load generator's processes sharing these cores would be
+/// woken for nearly every write instead of once for a run of its sockets
+/// (docs/performance.md).
+type Room = BTreeMap<u64, Arc<TcpStream>>;
 
 /// Every client past its handshake, by room (the request path), and the count of those
 /// dropped for being slow.
