@@ -158,6 +158,10 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
             let mut duplicates = 0;
             let mut frame_bytes = 0;
             let mut close_code = None;
+            // Made once and kept: a new one per wait would join and leave the token's list
+            // of waiters for every frame read.
+            let cancelled = stop.cancelled();
+            tokio::pin!(cancelled);
             loop {
                 // Take what is already buffered without waiting; only when the socket has
                 // nothing ready are the noted deliveries added to the tally, so a busy
@@ -170,7 +174,7 @@ pub async fn subscribe(spec: Subscribers<'_>, stop: CancellationToken) {
                             seen.clear();
                         }
                         tokio::select! {
-                            _ = stop.cancelled() => break,
+                            _ = &mut cancelled => break,
                             frame = socket.next() => frame,
                         }
                     }
