@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use huddle::protocol::{ServerFrame, User};
-use huddle::server::committer::Committer;
-use huddle::server::hub::Hub;
+use huddle::server::broker::LocalBroker;
+use huddle::server::history::committer::Committer;
+use huddle::server::hub::fanout::Hub;
+use huddle::server::hub::registry::ConnectionRegistry;
 use huddle::server::store::{NewMessage, SqliteStore, Store};
 use huddle::server::{serve, AppState, Config};
 use tokio::sync::Semaphore;
@@ -94,7 +96,7 @@ async fn group_commit_throughput(dir: &tempfile::TempDir) -> f64 {
     });
     let hub = Arc::new(Hub::new(&[]));
     let (committer, _thread) =
-        Committer::start(store.clone(), hub).expect("starting the committer");
+        Committer::start(store.clone(), local_broker(hub)).expect("starting the committer");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for s in 0..SUBMITTERS {
@@ -148,7 +150,8 @@ async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64
 async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
     let store = fresh_store(dir, "latency.db").await;
     let hub = Arc::new(Hub::new(&[]));
-    let (committer, _thread) = Committer::start(store, hub).expect("starting the committer");
+    let (committer, _thread) =
+        Committer::start(store, local_broker(hub)).expect("starting the committer");
     let histogram = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).unwrap()));
     let total = (LATENCY_RATE_PER_SEC * LATENCY_SECONDS) as usize;
     let interval = Duration::from_nanos(1_000_000_000 / LATENCY_RATE_PER_SEC);
@@ -275,4 +278,9 @@ async fn main() {
         "  websocket (send frame → ack frame): {}",
         percentiles(&websocket)
     );
+}
+
+/// The committer publishes through the in-process broker, as the server does.
+fn local_broker(hub: Arc<Hub>) -> Arc<LocalBroker> {
+    Arc::new(LocalBroker::new(hub, Arc::new(ConnectionRegistry::new())))
 }

@@ -5,7 +5,9 @@ use anyhow::Context;
 use clap::Parser;
 use huddle::server::cli::{self, Cli};
 use huddle::server::config::Config;
-use huddle::server::{listener, runtime, serve, shutdown::termination_signal, telemetry, AppState};
+use huddle::server::{
+    runtime, serve, shutdown::termination_signal, telemetry, transport::listener, AppState,
+};
 use leptos::prelude::get_configuration;
 
 fn main() -> anyhow::Result<()> {

@@ -28,6 +28,13 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down. Reconnect.
     pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the WebSocket protocol (RFC 6455 §7.4.1). A client bug: do not
+    /// reconnect blindly.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// The client sent a kind of data it may not (binary, where only text is taken).
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// The client broke a rule of this server (RFC 6455 §7.4.1, policy violation).
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// A text frame was not valid UTF-8. A client bug: do not reconnect blindly.
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A message exceeded the server's size limit. A client bug: do not resend the same frame.
@@ -49,7 +56,12 @@ pub mod close_code {
     pub fn should_reconnect(code: u16) -> bool {
         !matches!(
             code,
-            NORMAL | 1002 | INVALID_PAYLOAD | 1003 | 1008 | LOGGED_OUT
+            NORMAL
+                | PROTOCOL_ERROR
+                | INVALID_PAYLOAD
+                | UNSUPPORTED_DATA
+                | POLICY_VIOLATION
+                | LOGGED_OUT
         )
     }
 }

@@ -281,7 +281,7 @@ async fn a_stalled_client_with_a_full_window_is_dropped_soon_after_its_queue_ove
     // Bursts of 32 (group commit; below the queue's 64) until the stalled connection has left
     // the registry; its task ends right after it did.
     sender
-        .flood_while(32, 10_000, || server.state.connections.len() > 1)
+        .flood_while(32, 10_000, || server.state.registry.len() > 1)
         .await;
     drop(stalled);
     sender.assert_nothing_pending().await;

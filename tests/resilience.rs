@@ -95,7 +95,7 @@ async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_fo
     // Until the stalled connection has been evicted (it leaves the registry): by then its
     // writes are blocked and its queue full.
     sender
-        .flood_while(8, 2_000, || server.state.connections.len() > 1)
+        .flood_while(8, 2_000, || server.state.registry.len() > 1)
         .await;
     let evicted = Instant::now();
     // Its close frame cannot pass the backlog, so after the close handshake's bound the
@@ -113,7 +113,8 @@ async fn a_client_that_stops_reading_is_evicted_then_reset_so_nothing_is_kept_fo
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
     let waited = evicted.elapsed();
     assert!(
-        waited <= huddle::server::ws::CLOSE_HANDSHAKE_TIMEOUT + Duration::from_secs(1),
+        waited
+            <= huddle::server::transport::close::CLOSE_HANDSHAKE_TIMEOUT + Duration::from_secs(1),
         "reset {waited:?} after the eviction"
     );
     sender.assert_nothing_pending().await;

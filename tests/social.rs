@@ -5,7 +5,7 @@ mod common;
 use common::TestServer;
 use huddle::protocol::{ClientFrame, RoomKind, ServerFrame, User};
 use huddle::server::auth::api_tokens;
-use huddle::server::push_api::{Notified, Posted};
+use huddle::server::http::push_api::{Notified, Posted};
 
 async fn token(server: &TestServer, name: &str) -> String {
     api_tokens::create(server.state.auth.pool(), name)

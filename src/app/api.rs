@@ -83,8 +83,8 @@ pub(crate) mod server_side {
     use super::{RoomSnapshot, Viewer};
     use crate::protocol::{check_room_name, HistoryPage, RoomEntry, RoomKind};
     use crate::server::auth::{Identity, IdentityKind};
-    use crate::server::mailbox::Stop;
-    use crate::server::{history_api, AppState};
+    use crate::server::hub::mailbox::Stop;
+    use crate::server::{http::history_api, AppState};
 
     /// The server's state and the requesting person's identity, from Leptos context.
     pub async fn state_and_viewer() -> Result<(AppState, Option<Identity>), ServerFnError> {
@@ -235,9 +235,7 @@ pub(crate) mod server_side {
             .logout(&identity)
             .await
             .map_err(ServerFnError::new)?;
-        let closed = state
-            .connections
-            .stop_user(&identity.user.id, Stop::LoggedOut);
+        let closed = state.broker.stop_person(&identity.user.id, Stop::LoggedOut);
         tracing::info!(user = %identity.user.id, closed, "logged out");
         Ok(())
     }

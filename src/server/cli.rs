@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::server::auth::api_tokens;
 use crate::server::config::Config;
-use crate::server::push_api::{Notified, Posted};
+use crate::server::http::push_api::{Notified, Posted};
 use crate::server::store::SqliteStore;
 
 #[derive(Debug, Parser)]

@@ -110,7 +110,7 @@ pub struct Config {
 
     /// Largest room whose members are told of each other's comings, goings and typing.
     /// Default 200.
-    #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = crate::server::hub::DEFAULT_PRESENCE_LIMIT)]
+    #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = crate::server::hub::fanout::DEFAULT_PRESENCE_LIMIT)]
     pub presence_limit: usize,
 
     /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the

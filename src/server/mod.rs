@@ -1,40 +1,28 @@
 //! Everything that runs only on the server (feature `ssr`).
+//!
+//! Data flows one way: a client's frame reaches its socket task ([`connection`]), which hands
+//! messages to the committer ([`history`]); the committer stores them ([`store`]) and
+//! publishes them through the [`broker`], which reaches the [`hub`] of every node; the hub
+//! queues them for the socket tasks, which write them out through [`transport`]. [`http`]
+//! serves the pages and APIs, [`rooms`] says who may use which room, [`auth`] who someone is.
 
 pub mod auth;
+pub mod broker;
 pub mod cli;
 pub mod clock;
-pub mod commit_pacing;
-pub mod committer;
 pub mod config;
-pub mod connections;
-pub mod directory;
-pub mod doorbell;
-pub mod echo;
-pub mod encoded_frame;
-pub mod heartbeat;
-pub mod history_api;
+pub mod connection;
+pub mod history;
+pub mod http;
 pub mod hub;
-pub mod inbound;
-pub mod listener;
-pub mod mailbox;
-pub mod origin;
-pub mod pages;
-pub mod pending_acks;
-pub mod push_api;
-pub mod rate_limit;
-pub mod room_cursors;
-pub mod router;
+pub mod rooms;
 pub mod runtime;
 pub mod serve;
 pub mod shutdown;
-pub mod socket_context;
-pub mod socket_policy;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod upgrade;
-pub mod wire_socket;
-pub mod ws;
+pub mod transport;
 
 pub use config::Config;
 pub use serve::serve;

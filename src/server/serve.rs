@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::server::listener::{AcceptedSocket, TunedListener};
-use crate::server::mailbox::Stop;
-use crate::server::router::router;
+use crate::server::http::router::router;
+use crate::server::hub::mailbox::Stop;
 use crate::server::state::AppState;
+use crate::server::transport::listener::{AcceptedSocket, TunedListener};
 
 /// Part of the grace period kept for HTTP requests in flight after the sockets are done.
 const HTTP_DRAIN_RESERVE: Duration = Duration::from_secs(2);
@@ -28,7 +28,7 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    let connections = state.connections.clone();
+    let connections = state.registry.clone();
     let grace = state.config.shutdown_grace();
     let (stop_http, http_stopped) = oneshot::channel::<()>();
     let http = axum::serve(

@@ -1,5 +1,7 @@
-//! The state every request handler shares.
+//! The state every request handler and socket task shares: one [`Core`] behind one cheap
+//! handle.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,24 +10,44 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::server::auth::Auth;
-use crate::server::committer::Committer;
+use crate::server::broker::{Broker, LocalBroker};
 use crate::server::config::Config;
-use crate::server::connections::Connections;
-use crate::server::directory::Directory;
-use crate::server::hub::Hub;
-use crate::server::mailbox::ConnectionId;
+use crate::server::history::committer::Committer;
+use crate::server::hub::fanout::Hub;
+use crate::server::hub::mailbox::ConnectionId;
+use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::rooms::directory::Directory;
 use crate::server::shutdown::Shutdown;
-use crate::server::socket_context::SocketContext;
 use crate::server::store::{SqliteStore, Store, StoreError};
 
-/// One cheap handle on everything shared: cloning it clones a few `Arc`s.
+/// What axum hands every handler: the site's options for Leptos, and the core. Cloning it
+/// clones two pointers. It dereferences to the [`Core`], so `state.hub` is the core's hub.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub config: Arc<Config>,
+    pub core: Arc<Core>,
+}
+
+impl Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+/// Everything the server shares, built once when it starts. Each socket task holds one
+/// pointer to it instead of its own copy of every handle and setting: at tens of thousands
+/// of idle connections, those copies were a few percent of the server's memory.
+pub struct Core {
+    pub config: Config,
+    /// This node's rooms and their members: local fan-out.
     pub hub: Arc<Hub>,
-    /// Every live socket, to reach them all at once (shutdown).
-    pub connections: Arc<Connections>,
+    /// This node's live connections by person, to reach them all at once (shutdown) and to
+    /// cap one person's sockets.
+    pub registry: Arc<ConnectionRegistry>,
+    /// Carries frames to everyone they are for, on whichever node (the local one by default).
+    pub broker: Arc<dyn Broker>,
     /// Message history: read directly, written only through `committer`.
     pub store: Arc<dyn Store>,
     pub committer: Committer,
@@ -34,10 +56,40 @@ pub struct AppState {
     /// Rooms' kinds, who may use them, and people's room lists.
     pub directory: Arc<Directory>,
     pub shutdown: Shutdown,
-    /// The same handles and the socket settings, as every socket task holds them.
-    pub sockets: Arc<SocketContext>,
+    /// The settings every socket task reads, converted once.
+    pub sockets: SocketSettings,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
-    next_connection: Arc<AtomicU64>,
+    next_connection: AtomicU64,
+}
+
+/// The per-connection settings, from [`Config`].
+pub struct SocketSettings {
+    /// Frames a connection's queue holds before it is evicted as too slow.
+    pub queue_capacity: usize,
+    /// Most missed messages replayed on a join; past it the client is told to resync.
+    pub resume_limit: u64,
+    pub heartbeat_interval: Duration,
+    /// How long a client has to answer a ping, and how long one write to it may block.
+    pub heartbeat_timeout: Duration,
+    /// Clients told to reconnect at shutdown pick a delay below this.
+    pub reconnect_spread: Duration,
+    /// The client's frame rate limit: steady rate (0: no limit) and burst.
+    pub rate_per_sec: u32,
+    pub rate_burst: u32,
+}
+
+impl SocketSettings {
+    fn from_config(config: &Config) -> Self {
+        SocketSettings {
+            queue_capacity: config.queue_capacity,
+            resume_limit: config.resume_limit,
+            heartbeat_interval: config.heartbeat_interval(),
+            heartbeat_timeout: config.heartbeat_timeout(),
+            reconnect_spread: Duration::from_millis(config.reconnect_spread_ms),
+            rate_per_sec: config.rate_limit_per_sec,
+            rate_burst: config.rate_limit_burst,
+        }
+    }
 }
 
 impl AppState {
@@ -48,43 +100,33 @@ impl AppState {
         let store: Arc<dyn Store> = Arc::new(sqlite);
         let heads = store.heads().await?;
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
+        let registry = Arc::new(ConnectionRegistry::new());
+        let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone(), registry.clone()));
         let auth = Arc::new(Auth::open(pool.clone(), &config).await?);
         let directory = Arc::new(Directory::new(pool));
-        let (committer, _writer) = Committer::start(store.clone(), hub.clone())
+        let (committer, _writer) = Committer::start(store.clone(), broker.clone())
             .map_err(|err| StoreError::Writer(format!("cannot start the committer: {err}")))?;
-        let connections = Arc::new(Connections::new());
-        let shutdown = Shutdown::new();
-        let sockets = Arc::new(SocketContext {
-            hub: hub.clone(),
-            auth: auth.clone(),
-            directory: directory.clone(),
-            connections: connections.clone(),
-            store: store.clone(),
-            committer: committer.clone(),
-            shutdown: shutdown.clone(),
-            queue_capacity: config.queue_capacity,
-            resume_limit: config.resume_limit,
-            heartbeat_interval: config.heartbeat_interval(),
-            heartbeat_timeout: config.heartbeat_timeout(),
-            reconnect_spread: Duration::from_millis(config.reconnect_spread_ms),
-            rate_per_sec: config.rate_limit_per_sec,
-            rate_burst: config.rate_limit_burst,
-        });
-        Ok(AppState {
-            leptos_options,
-            config: Arc::new(config),
+        let core = Core {
+            sockets: SocketSettings::from_config(&config),
+            config,
             hub,
-            connections,
+            registry,
+            broker,
             store,
             committer,
             auth,
             directory,
-            shutdown,
-            sockets,
-            next_connection: Arc::new(AtomicU64::new(1)),
+            shutdown: Shutdown::new(),
+            next_connection: AtomicU64::new(1),
+        };
+        Ok(AppState {
+            leptos_options,
+            core: Arc::new(core),
         })
     }
+}
 
+impl Core {
     pub fn next_connection_id(&self) -> ConnectionId {
         self.next_connection.fetch_add(1, Ordering::Relaxed)
     }

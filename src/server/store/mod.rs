@@ -2,7 +2,6 @@
 //! the embedded SQLite default without touching the hub or the socket code.
 
 mod sqlite;
-mod sqlite_writer;
 
 pub use sqlite::SqliteStore;
 

@@ -1,19 +1,19 @@
 //! Every live connection and whose it is, so that one call can reach all of a person's
 //! connections (logout, a notice for one user) or everyone's (shutdown, a notice for all).
 //!
-//! It also caps how many sockets one person may hold: [`Connections::admit`] counts a
+//! It also caps how many sockets one person may hold: [`ConnectionRegistry::admit`] counts a
 //! connection from its upgrade request on, so parallel upgrades cannot slip past the cap.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::server::encoded_frame::EncodedFrame;
+use crate::server::transport::encoded_frame::EncodedFrame;
 
 use crate::protocol::User;
-use crate::server::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION};
+use crate::server::hub::mailbox::{ConnectionId, Delivery, Offer, Stop, Subscriber, TO_CONNECTION};
 
 #[derive(Debug, Default)]
-pub struct Connections {
+pub struct ConnectionRegistry {
     state: Mutex<State>,
 }
 
@@ -21,14 +21,14 @@ pub struct Connections {
 struct State {
     /// Whose each connection is: the user shared with the socket task and the hub.
     live: HashMap<ConnectionId, (Arc<User>, Subscriber)>,
-    /// Connections admitted per user id, live or still upgrading.
+    /// ConnectionRegistry admitted per user id, live or still upgrading.
     per_user: HashMap<Arc<str>, usize>,
 }
 
 /// A place taken under a person's socket cap; dropping it gives the place back.
 #[derive(Debug)]
 pub struct Admission {
-    connections: Arc<Connections>,
+    connections: Arc<ConnectionRegistry>,
     user_id: Arc<str>,
 }
 
@@ -44,7 +44,7 @@ impl Drop for Admission {
     }
 }
 
-impl Connections {
+impl ConnectionRegistry {
     pub fn new() -> Self {
         Self::default()
     }
@@ -65,7 +65,7 @@ impl Connections {
     }
 
     /// Adds a connection of `user_id`; the socket task removes it with
-    /// [`Connections::remove`] as it ends.
+    /// [`ConnectionRegistry::remove`] as it ends.
     pub fn add(&self, user: Arc<User>, subscriber: Subscriber) {
         self.lock().live.insert(subscriber.id, (user, subscriber));
     }
@@ -117,7 +117,7 @@ impl Connections {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::mailbox::mailbox;
+    use crate::server::hub::mailbox::mailbox;
 
     fn user(id: &str) -> Arc<User> {
         Arc::new(User {
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn stop_all_reaches_every_live_connection_and_no_removed_one() {
-        let connections = Connections::new();
+        let connections = ConnectionRegistry::new();
         let (a, mailbox_a) = mailbox(1, 4);
         let (b, mailbox_b) = mailbox(2, 4);
         connections.add(user("u-a"), a);
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn stop_user_and_send_reach_only_that_persons_connections() {
-        let connections = Connections::new();
+        let connections = ConnectionRegistry::new();
         let (a1, mut tab1) = mailbox(1, 4);
         let (a2, tab2) = mailbox(2, 4);
         let (b, mut other) = mailbox(3, 4);
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn the_socket_cap_counts_admissions_and_frees_them_on_drop() {
-        let connections = Arc::new(Connections::new());
+        let connections = Arc::new(ConnectionRegistry::new());
         let first = connections.admit("u-a", 2).unwrap();
         let _second = connections.admit("u-a", 2).unwrap();
         assert!(connections.admit("u-a", 2).is_none(), "the cap holds");

@@ -30,8 +30,8 @@ use tokio::io::AsyncWrite;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::Message;
 
-use crate::server::encoded_frame::EncodedFrame;
-use crate::server::mailbox::Delivery;
+use crate::server::hub::mailbox::Delivery;
+use crate::server::transport::encoded_frame::EncodedFrame;
 
 /// Most frames in one write: a backlog of small chat frames in one system call, and few
 /// enough that the list of them stays on the stack.
@@ -271,7 +271,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::server::mailbox::UNSEQUENCED;
+    use crate::server::hub::mailbox::UNSEQUENCED;
 
     /// Takes at most `most` bytes per call, only from the first slice (as `write` does), and
     /// says "not now" every other call, as a kernel with a nearly full buffer would. Keeps

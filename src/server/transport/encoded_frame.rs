@@ -2,7 +2,7 @@
 //!
 //! A server's frames are not masked (RFC 6455 §5.1), so a message's frame is the same bytes
 //! on every connection: the hub encodes it once, and each socket hands those shared bytes to
-//! the kernel as they are (see [`crate::server::wire_socket`]). Encoding per connection, as a
+//! the kernel as they are (see [`crate::server::transport::wire_socket`]). Encoding per connection, as a
 //! WebSocket library does, copies every message into each connection's buffer and touches a
 //! shared refcount per frame and recipient; at a thousand members that was a fifth of the
 //! server's time (docs/performance.md).

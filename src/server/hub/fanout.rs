@@ -3,7 +3,7 @@
 //! The hub fans out messages that are already stored (the committer hands them over in seq
 //! order). Publishing serializes a message once; every member's queue receives the same
 //! batch of bytes, shared. The hub never waits on a connection: a member a queue's length
-//! behind is evicted (see [`crate::server::mailbox`]), so one slow client cannot hold up a room.
+//! behind is evicted (see [`crate::server::hub::mailbox`]), so one slow client cannot hold up a room.
 //!
 //! Joining returns the room's published head under the same lock that publishing takes: every
 //! message up to that head must come from the store, every later one arrives in the mailbox.
@@ -23,10 +23,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::server::encoded_frame::EncodedFrame;
+use crate::server::transport::encoded_frame::EncodedFrame;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
-use crate::server::mailbox::{
+use crate::server::hub::mailbox::{
     ConnectionId, Delivery, Frame, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
 };
 
@@ -412,7 +412,7 @@ impl Room {
 mod tests {
     use super::*;
     use crate::protocol::{ServerFrame, User};
-    use crate::server::mailbox::{mailbox, Mailbox, Received, Stop};
+    use crate::server::hub::mailbox::{mailbox, Mailbox, Received, Stop};
     use std::collections::VecDeque;
 
     fn message(seq: u64) -> ChatMessage {

@@ -4,7 +4,7 @@
 //!
 //! Huddle upgrades connections itself rather than through axum's `WebSocketUpgrade` because
 //! axum's socket hides the stream under it, and the hub's deliveries are written to that
-//! stream directly ([`crate::server::wire_socket`]).
+//! stream directly ([`crate::server::transport::wire_socket`]).
 
 use std::future::Future;
 
@@ -19,7 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::server::wire_socket::WireSocket;
+use crate::server::transport::wire_socket::WireSocket;
 
 /// A request to open a WebSocket, checked; answering it with [`SocketUpgrade::on_upgrade`]
 /// switches protocols.

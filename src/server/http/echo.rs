@@ -9,11 +9,12 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tungstenite::Message;
 
 use crate::protocol::close_code;
+use crate::server::http::socket_admission::refuse_during_shutdown;
 use crate::server::shutdown::Shutdown;
-use crate::server::socket_policy;
 use crate::server::state::AppState;
-use crate::server::upgrade::SocketUpgrade;
-use crate::server::ws::{close, refuse_during_shutdown, Ending};
+use crate::server::transport::close::{close, Ending};
+use crate::server::transport::socket_policy;
+use crate::server::transport::upgrade::SocketUpgrade;
 
 pub async fn upgrade(State(state): State<AppState>, ws: SocketUpgrade) -> Response {
     if state.shutdown.has_begun() {

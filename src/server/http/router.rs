@@ -6,14 +6,14 @@ use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
 
 use crate::app::shell;
+use crate::server::http::{echo, history_api, origin, pages, push_api, socket_admission};
 use crate::server::state::AppState;
-use crate::server::{echo, history_api, origin, pages, push_api, ws};
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(pages::lobby))
         .route("/r/{room}", get(pages::room))
-        .route("/ws", get(ws::upgrade))
+        .route("/ws", get(socket_admission::upgrade))
         .route(
             "/api/rooms/{room}/messages",
             get(history_api::messages).post(push_api::post_message),

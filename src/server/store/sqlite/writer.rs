@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
-use super::sqlite::to_i64;
-use super::{Appended, NewMessage, StoreError};
+use super::columns::to_i64;
 use crate::protocol::{ChatMessage, User};
+use crate::server::store::{Appended, NewMessage, StoreError};
 
 /// The shortest time between two checkpoints; a commit never waits for a passive one.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);

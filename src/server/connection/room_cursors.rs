@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::server::mailbox::RoomId;
+use crate::server::hub::mailbox::RoomId;
 
 #[derive(Debug, Default)]
 pub struct RoomCursors {

@@ -10,7 +10,7 @@ use tungstenite::protocol::WebSocketConfig;
 
 use crate::protocol::close_code;
 use crate::server::config::Config;
-use crate::server::ws::Ending;
+use crate::server::transport::close::Ending;
 
 /// Bytes read from the kernel per read call, allocated up front by every connection. Clients
 /// send little (a chat line of a few hundred bytes, a pong), so 512 bytes hold one; a larger
@@ -21,11 +21,8 @@ const READ_BUFFER_BYTES: usize = 512;
 
 /// Bytes buffered before tungstenite writes to the kernel: a connection's own frames (acks,
 /// pings, errors). The hub's deliveries do not pass through it (see
-/// [`crate::server::wire_socket`]).
+/// [`crate::server::transport::wire_socket`]).
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
-
-/// Close code for a peer that broke the WebSocket protocol (RFC 6455 §7.4.1).
-const PROTOCOL_ERROR: u16 = 1002;
 
 /// Huddle's buffer sizes and message limit, for every socket.
 pub fn websocket_config(config: &Config) -> WebSocketConfig {
@@ -57,9 +54,10 @@ pub fn ending_for(err: &axum::Error) -> Ending {
         // The peer's TCP connection ended without a close frame (a killed tab, a dropped
         // client): it is gone, not misbehaving, and there is nobody to send 1002 to.
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Ending::Vanished,
-        WsError::Protocol(_) => {
-            Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
-        }
+        WsError::Protocol(_) => Ending::Close(
+            close_code::PROTOCOL_ERROR,
+            "websocket protocol violation".into(),
+        ),
         _ => Ending::Vanished,
     }
 }
@@ -83,7 +81,10 @@ mod tests {
         );
         assert_eq!(
             ending(WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
-            Ending::Close(PROTOCOL_ERROR, "websocket protocol violation".into())
+            Ending::Close(
+                close_code::PROTOCOL_ERROR,
+                "websocket protocol violation".into()
+            )
         );
         assert!(matches!(
             ending(WsError::Capacity(

@@ -19,7 +19,7 @@ use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::server::encoded_frame::EncodedFrame;
+use crate::server::transport::encoded_frame::EncodedFrame;
 
 /// Identifies one socket connection for the lifetime of the process.
 pub type ConnectionId = u64;

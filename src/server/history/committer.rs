@@ -12,10 +12,10 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::server::commit_pacing::CommitPacing;
-use crate::server::doorbell::{doorbell, Bell, Ringer};
-use crate::server::hub::Hub;
-use crate::server::mailbox::ConnectionId;
+use crate::server::broker::Broker;
+use crate::server::history::commit_pacing::CommitPacing;
+use crate::server::history::doorbell::{doorbell, Bell, Ringer};
+use crate::server::hub::mailbox::ConnectionId;
 use crate::server::store::{Appended, NewMessage, Store};
 
 /// Most messages stored in one transaction. Bounds the statement size (SQLite allows 32,766
@@ -74,12 +74,12 @@ impl Committer {
     /// as soon as a batch commits rather than behind every socket task already queued.
     pub fn start(
         store: Arc<dyn Store>,
-        hub: Arc<Hub>,
+        broker: Arc<dyn Broker>,
     ) -> std::io::Result<(Committer, JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         let (committed, to_publish) = publication_channel()?;
         let pacing = Arc::new(CommitPacing::default());
-        tokio::spawn(publish_loop(to_publish, hub, pacing.clone()));
+        tokio::spawn(publish_loop(to_publish, broker, pacing.clone()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -97,7 +97,7 @@ impl Committer {
 
     /// Like [`Committer::submit`], for a socket that is a member of the message's room and
     /// awaits the answer: its own copy is queued without waking it, since the answer does
-    /// ([`crate::server::mailbox::Wake::ByAnswer`]).
+    /// ([`crate::server::hub::mailbox::Wake::ByAnswer`]).
     pub async fn submit_from(
         &self,
         connection: ConnectionId,
@@ -238,7 +238,11 @@ async fn write_loop(
 
 /// Publishes committed batches in commit order, then answers their submitters: an ack never
 /// precedes its commit, and a sender's own copy is queued before its ack.
-async fn publish_loop(mut committed: Publications, hub: Arc<Hub>, pacing: Arc<CommitPacing>) {
+async fn publish_loop(
+    mut committed: Publications,
+    broker: Arc<dyn Broker>,
+    pacing: Arc<CommitPacing>,
+) {
     while let Some(Committed {
         answered,
         outcomes,
@@ -246,11 +250,14 @@ async fn publish_loop(mut committed: Publications, hub: Arc<Hub>, pacing: Arc<Co
     }) = committed.recv().await
     {
         // Retries of stored messages (`Duplicate`) were published the first time.
-        let stored = outcomes.iter().filter_map(|outcome| match outcome {
-            Appended::Stored(message) => Some(message),
-            Appended::Duplicate(_) => None,
-        });
-        pacing.record(hub.publish_all(stored, &answered));
+        let stored: Vec<_> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Appended::Stored(message) => Some(message),
+                Appended::Duplicate(_) => None,
+            })
+            .collect();
+        pacing.record(broker.publish_stored(&stored, &answered));
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
         }
@@ -261,7 +268,10 @@ async fn publish_loop(mut committed: Publications, hub: Arc<Hub>, pacing: Arc<Co
 mod tests {
     use super::*;
     use crate::protocol::{ServerFrame, User};
-    use crate::server::mailbox::{mailbox, Mailbox};
+    use crate::server::broker::LocalBroker;
+    use crate::server::hub::fanout::Hub;
+    use crate::server::hub::mailbox::{mailbox, Mailbox};
+    use crate::server::hub::registry::ConnectionRegistry;
     use crate::server::store::SqliteStore;
 
     fn new_message(client_id: &str) -> NewMessage {
@@ -289,7 +299,8 @@ mod tests {
             name: "W".into(),
         });
         hub.join("lobby", sub, &person);
-        let (committer, _thread) = Committer::start(store.clone(), hub).unwrap();
+        let broker = Arc::new(LocalBroker::new(hub, Arc::new(ConnectionRegistry::new())));
+        let (committer, _thread) = Committer::start(store.clone(), broker).unwrap();
         (dir, store, committer, watcher)
     }
 

@@ -6,147 +6,52 @@
 //! [`crate::protocol::close_code`]), and it keeps reading until the peer's close arrives so the
 //! close is clean on both sides.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Extension;
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 
 use crate::protocol::{
     close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
 };
 use crate::server::clock::unix_millis;
-use crate::server::committer::CommitError;
-use crate::server::connections::Admission;
-use crate::server::directory::Denied;
-use crate::server::heartbeat::{Beat, Heartbeat};
-use crate::server::hub::Joined;
-use crate::server::inbound::{parse_text_frame, Refusal, Request, SendRequest};
-use crate::server::listener::AcceptedSocket;
-use crate::server::mailbox::{
+use crate::server::connection::heartbeat::{Beat, Heartbeat};
+use crate::server::connection::inbound::{parse_text_frame, Refusal, Request, SendRequest};
+use crate::server::connection::pending_acks::PendingAcks;
+use crate::server::connection::rate_limit::TokenBucket;
+use crate::server::connection::room_cursors::RoomCursors;
+use crate::server::history::committer::CommitError;
+use crate::server::hub::fanout::Joined;
+use crate::server::hub::mailbox::{
     mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, TO_CONNECTION,
     UNSEQUENCED,
 };
-use crate::server::pending_acks::PendingAcks;
-use crate::server::rate_limit::TokenBucket;
-use crate::server::room_cursors::RoomCursors;
+use crate::server::hub::registry::Admission;
+use crate::server::rooms::directory::Denied;
 use crate::server::shutdown::SocketGuard;
-use crate::server::socket_context::SocketContext;
-use crate::server::state::AppState;
+use crate::server::state::Core;
 use crate::server::store::{Appended, NewMessage, StoreError};
-use crate::server::upgrade::SocketUpgrade;
-use crate::server::wire_socket::WireSocket;
-use crate::server::{origin, socket_policy};
+use crate::server::transport::close::{close, Closed, Ending};
+use crate::server::transport::listener::AcceptedSocket;
+use crate::server::transport::socket_policy;
+use crate::server::transport::wire_socket::WireSocket;
 use tokio::time::Instant;
-use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
-
-/// How long to wait for the peer's half of a close handshake before dropping the connection.
-/// Browsers answer within a round trip; three seconds covers a slow mobile link.
-pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// At most this many queued frames are taken from the mailbox per write (more only when a
 /// single committed batch is larger). A connection with a backlog then costs one `send` per
 /// batch instead of one write per frame.
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
-/// Retry-After, in seconds, on upgrades refused during shutdown.
-const RETRY_AFTER_SECS: &str = "5";
-
 /// Most sends of one connection waiting for their commit. Past it the socket task stops
 /// reading that client until acks catch up: backpressure instead of unbounded memory.
 const MAX_SENDS_IN_FLIGHT: usize = 64;
 
-/// `GET /ws`: upgrades to a chat connection, in the lobby from the start.
-///
-/// Refused before upgrading: a page from another origin (403), nobody while guests are not
-/// allowed (401), a person already holding their cap of sockets (429).
-pub async fn upgrade(
-    State(state): State<AppState>,
-    accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
-    headers: HeaderMap,
-    ws: SocketUpgrade,
-) -> Response {
-    if state.shutdown.has_begun() {
-        return refuse_during_shutdown();
-    }
-    if !origin::is_allowed(&headers, &state.config.allowed_origins) {
-        tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a socket from another origin");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "this origin may not open a socket here\n",
-        );
-    }
-    let identity = match state.auth.identify(&headers).await {
-        Ok(Some(identity)) => identity,
-        Ok(None) => match state.auth.anonymous_guest() {
-            Some(guest) => guest,
-            None => return refuse(StatusCode::UNAUTHORIZED, "log in to chat\n"),
-        },
-        Err(err) => {
-            tracing::error!(%err, "cannot look up a session");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "sessions are unavailable\n",
-            );
-        }
-    };
-    // Anonymous guests get a new id per connection, so a cap per person cannot bind them;
-    // only people with a session are counted (and spared the bookkeeping otherwise).
-    let admission = match &identity.session {
-        Some(_) => match state
-            .connections
-            .admit(&identity.user.id, state.config.max_sockets_per_user)
-        {
-            Some(admission) => Some(admission),
-            None => {
-                return refuse(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many open sockets for this person; close a tab\n",
-                )
-            }
-        },
-        None => None,
-    };
-    let session = Session {
-        id: state.next_connection_id(),
-        user: Arc::new(identity.user),
-        session: identity.session,
-        _admission: admission,
-        _guard: state.shutdown.guard(),
-        context: state.sockets.clone(),
-        // A WebSocket is upgraded from HTTP/1.1 only (src/server/upgrade.rs), so the TCP
-        // connection is this socket's alone.
-        tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
-    };
-    ws.on_upgrade(
-        socket_policy::websocket_config(&state.config),
-        move |socket| session.run(socket),
-    )
-}
-
-fn refuse(status: StatusCode, why: &'static str) -> Response {
-    (status, why).into_response()
-}
-
-pub fn refuse_during_shutdown() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
-        "server is shutting down\n",
-    )
-        .into_response()
-}
-
 /// Everything a socket task needs besides the socket.
-pub struct Session {
+pub struct ConnectionTask {
     pub id: ConnectionId,
     /// The browser session this connection belongs to; `None` for an anonymous guest.
     pub session: Option<String>,
@@ -157,25 +62,14 @@ pub struct Session {
     /// Keeps shutdown waiting until this connection has closed.
     pub _guard: SocketGuard,
     /// What every socket shares: the hub, stores and settings.
-    pub context: Arc<SocketContext>,
+    pub core: Arc<Core>,
     /// The TCP socket under the connection, to reset if the client stops taking part; `None`
     /// where the router is served without [`crate::server::serve`]'s listener.
     pub tcp: Option<AcceptedSocket>,
 }
 
-/// How the chat loop ended, which decides how the connection is closed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Ending {
-    /// The peer sent a close frame; complete its handshake.
-    PeerClosed,
-    /// Close with this code and reason, then wait for the peer's close.
-    Close(u16, Cow<'static, str>),
-    /// The transport is gone; nothing more can be sent.
-    Vanished,
-}
-
 /// What the socket task tracks about one connection while it runs.
-struct Connection {
+struct ConnectionState {
     subscriber: Subscriber,
     /// Per joined room, the last seq sent to this client.
     delivered: RoomCursors,
@@ -185,7 +79,7 @@ struct Connection {
     allowance: Option<TokenBucket>,
 }
 
-impl Session {
+impl ConnectionTask {
     /// Runs the connection to its end. Generic over the socket so that it can be driven by
     /// in-memory channels in tests.
     ///
@@ -197,31 +91,31 @@ impl Session {
     pub fn run(self, mut socket: WireSocket) -> impl Future<Output = ()> + Send {
         async move {
             tracing::info!(connection = self.id, user = %self.user.name, "connected");
-            let (subscriber, mut mailbox) = mailbox(self.id, self.context.queue_capacity);
-            self.context
-                .connections
+            let (subscriber, mut mailbox) = mailbox(self.id, self.core.sockets.queue_capacity);
+            self.core
+                .registry
                 .add(self.user.clone(), subscriber.clone());
             // Shutdown stops every registered connection; one that registered after that
             // sweep sees that it has begun.
-            if self.context.shutdown.has_begun() {
+            if self.core.shutdown.has_begun() {
                 subscriber.stop(Stop::ShuttingDown);
             }
             // Likewise for logout: one that ended the session while this upgrade was under
             // way swept the registry before this connection was in it.
-            if !Box::pin(self.context.auth.still_valid(self.session.as_deref()))
+            if !Box::pin(self.core.auth.still_valid(self.session.as_deref()))
                 .await
                 .unwrap_or(true)
             {
                 subscriber.stop(Stop::LoggedOut);
             }
-            let mut connection = Connection {
+            let mut connection = ConnectionState {
                 subscriber,
                 delivered: RoomCursors::default(),
                 acks: PendingAcks::default(),
-                allowance: (self.context.rate_per_sec > 0).then(|| {
+                allowance: (self.core.sockets.rate_per_sec > 0).then(|| {
                     TokenBucket::new(
-                        self.context.rate_per_sec,
-                        self.context.rate_burst,
+                        self.core.sockets.rate_per_sec,
+                        self.core.sockets.rate_burst,
                         Instant::now(),
                     )
                 }),
@@ -230,10 +124,8 @@ impl Session {
                 let chat = std::pin::pin!(self.chat(&mut socket, &mut mailbox, &mut connection));
                 chat.await
             };
-            self.context
-                .hub
-                .leave(connection.delivered.rooms(), self.id);
-            self.context.connections.remove(self.id);
+            self.core.hub.leave(connection.delivered.rooms(), self.id);
+            self.core.registry.remove(self.id);
             // Frames still queued are dropped with the mailbox: the close code tells the
             // client.
             drop(mailbox);
@@ -255,14 +147,14 @@ impl Session {
         &self,
         socket: &mut WireSocket,
         mailbox: &mut Mailbox,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
     ) -> Ending {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
         // once; a page then sends `join` with the last seq it holds to catch up. (Nothing here
         // is kept in a local that lives on: what a local holds at the loop's awaits is held
         // by every idle connection.)
         let Joined { id, room, head, .. } =
-            self.context
+            self.core
                 .hub
                 .join(LOBBY, connection.subscriber.clone(), &self.user);
         connection.delivered.insert(id, room, head);
@@ -270,8 +162,8 @@ impl Session {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
             heartbeat: HeartbeatSettings {
-                interval_ms: self.context.heartbeat_interval.as_millis() as u64,
-                timeout_ms: self.context.heartbeat_timeout.as_millis() as u64,
+                interval_ms: self.core.sockets.heartbeat_interval.as_millis() as u64,
+                timeout_ms: self.core.sockets.heartbeat_timeout.as_millis() as u64,
             },
         }
         .to_json();
@@ -282,8 +174,8 @@ impl Session {
         // time, and 64 slots of deliveries cost 3.5 KiB each. Released again at heartbeats.
         let mut batch = VecDeque::new();
         let mut heartbeat = Heartbeat::new(
-            self.context.heartbeat_interval,
-            self.context.heartbeat_timeout,
+            self.core.sockets.heartbeat_interval,
+            self.core.sockets.heartbeat_timeout,
             Instant::now(),
         );
         // One timer for the connection's whole life, moved when it fires: creating one per
@@ -380,7 +272,7 @@ impl Session {
             return result;
         }
         tokio::select! {
-            written = tokio::time::timeout(self.context.heartbeat_timeout, write) => match written {
+            written = tokio::time::timeout(self.core.sockets.heartbeat_timeout, write) => match written {
                 Ok(result) => result,
                 Err(_) => Err(axum::Error::new("write timed out: the client is not reading")),
             },
@@ -397,7 +289,7 @@ impl Session {
         &self,
         socket: &mut S,
         mailbox: &Mailbox,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
     ) -> Ending
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
@@ -411,7 +303,7 @@ impl Session {
                 return Ending::Vanished;
             }
         }
-        let spread_ms = self.context.reconnect_spread.as_millis().max(1) as u64;
+        let spread_ms = self.core.sockets.reconnect_spread.as_millis().max(1) as u64;
         let retry_after_ms = fastrand::u64(0..spread_ms);
         Ending::Close(
             close_code::SERVICE_RESTART,
@@ -423,7 +315,7 @@ impl Session {
     async fn handle_text<S>(
         &self,
         socket: &mut S,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
         frame: &str,
     ) -> Result<(), axum::Error>
     where
@@ -481,7 +373,7 @@ impl Session {
             ErrorCode::RateLimited,
             format!(
                 "rate limited: at most {} frames/s, bursts of {}; retry in {retry_ms} ms{resend}",
-                self.context.rate_per_sec, self.context.rate_burst
+                self.core.sockets.rate_per_sec, self.core.sockets.rate_burst
             ),
         )
     }
@@ -489,7 +381,7 @@ impl Session {
     /// Hands a message to the committer; its ack is sent when the commit completes.
     async fn submit(
         &self,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
         request: SendRequest,
     ) -> Result<(), Handling> {
         joined(connection, &request.room)?;
@@ -506,7 +398,7 @@ impl Session {
         };
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
-        let pending = self.context.committer.submit_from(self.id, message).await;
+        let pending = self.core.committer.submit_from(self.id, message).await;
         connection.acks.push_back(Box::pin(async move {
             ack_or_error(client_id, pending.outcome().await)
         }));
@@ -518,16 +410,16 @@ impl Session {
     async fn join<S>(
         &self,
         socket: &mut S,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
         room: String,
         since: Option<u64>,
     ) -> Result<(), Handling>
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        match self.context.directory.authorize(&room, &self.user.id).await {
+        match self.core.directory.authorize(&room, &self.user.id).await {
             Ok(RoomKind::Public) if self.session.is_some() => self
-                .context
+                .core
                 .directory
                 .add_to_list(&room, &self.user)
                 .await
@@ -548,7 +440,7 @@ impl Session {
             head,
             online,
         } = self
-            .context
+            .core
             .hub
             .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
@@ -561,12 +453,12 @@ impl Session {
             )
             .into());
         }
-        if head - since > self.context.resume_limit {
+        if head - since > self.core.sockets.resume_limit {
             let resync = ServerFrame::Resync { room, head };
             return Ok(send_json(socket, resync.to_json()).await?);
         }
         let missed = self
-            .context
+            .core
             .store
             .range(&room, since, head)
             .await
@@ -588,9 +480,9 @@ impl Session {
         Ok(send_json(socket, members.to_json()).await?)
     }
 
-    fn typing(&self, connection: &Connection, room: &str) -> Result<(), Handling> {
+    fn typing(&self, connection: &ConnectionState, room: &str) -> Result<(), Handling> {
         joined(connection, room)?;
-        self.context.hub.typing(room, &self.user);
+        self.core.broker.typing(room, &self.user);
         Ok(())
     }
 
@@ -598,13 +490,13 @@ impl Session {
     /// room list to keep it in.
     async fn read(
         &self,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
         room: &str,
         seq: u64,
     ) -> Result<(), Handling> {
         joined(connection, room)?;
         if self.session.is_some() {
-            self.context
+            self.core
                 .directory
                 .mark_read(room, &self.user.id, seq)
                 .await
@@ -617,7 +509,7 @@ impl Session {
     async fn leave<S>(
         &self,
         socket: &mut S,
-        connection: &mut Connection,
+        connection: &mut ConnectionState,
         room: String,
     ) -> Result<(), Handling>
     where
@@ -625,9 +517,9 @@ impl Session {
     {
         joined(connection, &room)?;
         connection.delivered.remove(&room);
-        self.context.hub.leave([room.as_str()], self.id);
+        self.core.hub.leave([room.as_str()], self.id);
         if self.session.is_some() {
-            self.context
+            self.core
                 .directory
                 .remove_from_list(&room, &self.user.id)
                 .await
@@ -649,7 +541,7 @@ impl Session {
             return Err(Refusal::new(ErrorCode::UnknownUser, "that is you").into());
         }
         let other = self
-            .context
+            .core
             .directory
             .find_user(&other_id)
             .await
@@ -661,7 +553,7 @@ impl Session {
                 )
             })?;
         let room = self
-            .context
+            .core
             .directory
             .open_dm(&self.user, &other)
             .await
@@ -673,17 +565,17 @@ impl Session {
                     kind: RoomKind::Dm,
                     with: Some(with.clone()),
                     unread: 0,
-                    head: self.context.hub.head(&room),
+                    head: self.core.hub.head(&room),
                 },
             };
-            self.context.connections.send(&added.to_json(), Some(to));
+            self.core.broker.send_to_people(&added.to_json(), Some(to));
         }
         Ok(())
     }
 }
 
 /// Refuses a frame for a room this connection has not joined.
-fn joined(connection: &Connection, room: &str) -> Result<(), Refusal> {
+fn joined(connection: &ConnectionState, room: &str) -> Result<(), Refusal> {
     if connection.delivered.contains(room) {
         return Ok(());
     }
@@ -837,55 +729,4 @@ fn unsent_from(delivery: &Delivery, delivered: &mut RoomCursors) -> usize {
 
 fn text_message(json: String) -> Message {
     Message::Text(Utf8Bytes::from(json))
-}
-
-/// How a connection's close went.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Closed {
-    /// Both sides closed: the client took the close frame, or had sent its own, and finished.
-    Handshake,
-    /// The client took no part: the transport was gone, or the close frame or the client's
-    /// answer did not pass within [`CLOSE_HANDSHAKE_TIMEOUT`]. Whatever is still queued for
-    /// it will not be read in time, so the connection is best reset, not closed gracefully.
-    Abandoned,
-}
-
-/// Closes the connection as `ending` says, then reads until the peer's close (or the timeout)
-/// so that both sides see a clean close.
-pub async fn close<S>(socket: &mut S, ending: Ending) -> Closed
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
-{
-    match ending {
-        Ending::Vanished => return Closed::Abandoned,
-        // tungstenite queued its reply to the peer's close; reading on sends it.
-        Ending::PeerClosed => {}
-        Ending::Close(code, reason) => {
-            let reason = match reason {
-                Cow::Borrowed(reason) => Utf8Bytes::from_static(reason),
-                Cow::Owned(reason) => Utf8Bytes::from(reason),
-            };
-            let frame = CloseFrame {
-                code: code.into(),
-                reason,
-            };
-            // A client that stopped reading may never take the frame: bounded like the rest
-            // of the handshake.
-            let sent = tokio::time::timeout(
-                CLOSE_HANDSHAKE_TIMEOUT,
-                socket.send(Message::Close(Some(frame))),
-            );
-            if !matches!(sent.await, Ok(Ok(()))) {
-                return Closed::Abandoned;
-            }
-        }
-    }
-    let drain = async { while let Some(Ok(_)) = socket.next().await {} };
-    match tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, drain).await {
-        Ok(()) => Closed::Handshake,
-        Err(_) => {
-            tracing::debug!("peer did not complete the close handshake in time");
-            Closed::Abandoned
-        }
-    }
 }

@@ -11,9 +11,13 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::sqlite_writer::Writer;
-use super::{Appended, NewMessage, Store, StoreError};
+mod columns;
+mod writer;
+
 use crate::protocol::{ChatMessage, HistoryPage, User};
+use crate::server::store::{Appended, NewMessage, Store, StoreError};
+use columns::to_i64;
+use writer::Writer;
 
 /// Readers run beside the single writer (WAL lets them); four covers page renders, history
 /// requests and resumes on a small machine.
@@ -86,11 +90,6 @@ fn message_from_row(row: &SqliteRow) -> Result<ChatMessage, StoreError> {
         text: row.try_get("text")?,
         ts: row.try_get("ts")?,
     })
-}
-
-pub(super) fn to_i64(seq: u64) -> i64 {
-    // Seqs count messages; they stay far below i64::MAX.
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 #[async_trait]

@@ -22,7 +22,7 @@ use crate::protocol::{
 };
 use crate::server::auth::api_tokens;
 use crate::server::clock::unix_millis;
-use crate::server::history_api::error;
+use crate::server::http::history_api::error;
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage};
 
@@ -161,8 +161,8 @@ pub async fn notify(
         ts: unix_millis(),
     };
     let delivered = state
-        .connections
-        .send(&frame.to_json(), body.user.as_deref());
+        .broker
+        .send_to_people(&frame.to_json(), body.user.as_deref());
     tracing::info!(from = %from, delivered, to_one = body.user.is_some(), "notice pushed");
     (StatusCode::ACCEPTED, Json(Notified { delivered })).into_response()
 }

@@ -1,0 +1,40 @@
+//! The Broker: how a frame reaches everyone it is for, on whichever node they are connected.
+//!
+//! Everything that fans frames out to more than one connection goes through this trait: a
+//! committed batch to its rooms' members, a frame to one person's connections or to
+//! everyone's, a person's sockets told to stop, someone typing in a room. The hub
+//! ([`crate::server::hub`]) is this node's local fan-out; a broker decides which hubs a frame
+//! reaches. With one process that is its own ([`LocalBroker`], the default); a broker that
+//! spans nodes (Redis) implements the same trait and hands what it receives from other nodes
+//! to its local hub.
+//!
+//! Presence is not here yet: each hub counts the connections it holds and announces comings
+//! and goings to them, which is complete only while there is one node.
+
+mod local;
+
+pub use local::LocalBroker;
+
+use crate::protocol::{ChatMessage, User};
+use crate::server::hub::mailbox::{ConnectionId, Stop};
+
+/// Carries frames to every connection they are for. Calls never wait on a connection: like
+/// the hub, a broker queues and returns.
+pub trait Broker: Send + Sync + 'static {
+    /// Publishes a committed batch of stored messages, each room's in seq order, to every
+    /// member of their rooms. `answered` (sorted) are the local connections whose sends are
+    /// answered right after (their own copies need no wake-up of their own). Returns how many
+    /// of this node's member queues took a batch, which paces the next commit.
+    fn publish_stored(&self, messages: &[&ChatMessage], answered: &[ConnectionId]) -> usize;
+
+    /// Queues a JSON frame for every connection of the person `user_id`, or of everyone when
+    /// `None`. Returns how many connections of this node took it.
+    fn send_to_people(&self, frame: &str, user_id: Option<&str>) -> usize;
+
+    /// Tells every connection of the person `user_id` to close, for `why`. Returns how many
+    /// connections of this node were told.
+    fn stop_person(&self, user_id: &str, why: Stop) -> usize;
+
+    /// `user` is typing in `room`: the room's other members are told.
+    fn typing(&self, room: &str, user: &User);
+}

@@ -1,0 +1,3 @@
+//! Rooms: which exist, their kinds, who may use them, and people's room lists.
+
+pub mod directory;
