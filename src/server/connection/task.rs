@@ -10,36 +10,27 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
-use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
+use futures_util::{Sink, StreamExt};
 
-use crate::protocol::{
-    close_code, ErrorCode, HeartbeatSettings, RoomEntry, RoomKind, ServerFrame, User, LOBBY,
-};
-use crate::server::clock::unix_millis;
+use crate::protocol::{close_code, ErrorCode, HeartbeatSettings, ServerFrame, User, LOBBY};
 use crate::server::connection::heartbeat::{Beat, Heartbeat};
-use crate::server::connection::inbound::{parse_text_frame, Refusal, Request, SendRequest};
+use crate::server::connection::inbound::Refusal;
 use crate::server::connection::pending_acks::PendingAcks;
 use crate::server::connection::rate_limit::TokenBucket;
 use crate::server::connection::room_cursors::RoomCursors;
-use crate::server::history::committer::CommitError;
+use crate::server::connection::writer::{ping, send_json, write_acks, write_batch};
 use crate::server::hub::fanout::Joined;
-use crate::server::hub::mailbox::{
-    mailbox, ConnectionId, Delivery, Mailbox, Received, Stop, Subscriber, TO_CONNECTION,
-    UNSEQUENCED,
-};
+use crate::server::hub::mailbox::{mailbox, ConnectionId, Mailbox, Received, Stop, Subscriber};
 use crate::server::hub::registry::Admission;
-use crate::server::rooms::directory::Denied;
 use crate::server::shutdown::SocketGuard;
 use crate::server::state::Core;
-use crate::server::store::{Appended, NewMessage, StoreError};
+use crate::server::transport::chat_socket::ChatSocket;
 use crate::server::transport::close::{close, Closed, Ending};
 use crate::server::transport::listener::AcceptedSocket;
 use crate::server::transport::socket_policy;
-use crate::server::transport::wire_socket::WireSocket;
 use tokio::time::Instant;
-use tungstenite::{Message, Utf8Bytes};
+use tungstenite::Message;
 
 /// At most this many queued frames are taken from the mailbox per write (more only when a
 /// single committed batch is larger). A connection with a backlog then costs one `send` per
@@ -68,15 +59,15 @@ pub struct ConnectionTask {
     pub tcp: Option<AcceptedSocket>,
 }
 
-/// What the socket task tracks about one connection while it runs.
-struct ConnectionState {
-    subscriber: Subscriber,
+/// What the task tracks about its connection while it runs.
+pub(super) struct ConnectionState {
+    pub(super) subscriber: Subscriber,
     /// Per joined room, the last seq sent to this client.
-    delivered: RoomCursors,
+    pub(super) delivered: RoomCursors,
     /// Sends in submission order; acks go out in that order.
-    acks: PendingAcks,
+    pub(super) acks: PendingAcks,
     /// Frames the client may still send before it is rate limited; `None`: no limit.
-    allowance: Option<TokenBucket>,
+    pub(super) allowance: Option<TokenBucket>,
 }
 
 impl ConnectionTask {
@@ -88,7 +79,7 @@ impl ConnectionTask {
     /// arguments), the chat loop awaited through a pinned local (awaiting a future by value
     /// keeps a second copy of it; rust-lang/rust#62958), and the one-off steps boxed.
     #[allow(clippy::manual_async_fn)] // on purpose: see above
-    pub fn run(self, mut socket: WireSocket) -> impl Future<Output = ()> + Send {
+    pub fn run<S: ChatSocket + 'static>(self, mut socket: S) -> impl Future<Output = ()> + Send {
         async move {
             tracing::info!(connection = self.id, user = %self.user.name, "connected");
             let (subscriber, mut mailbox) = mailbox(self.id, self.core.sockets.queue_capacity);
@@ -143,9 +134,9 @@ impl ConnectionTask {
         }
     }
 
-    async fn chat(
+    async fn chat<S: ChatSocket>(
         &self,
-        socket: &mut WireSocket,
+        socket: &mut S,
         mailbox: &mut Mailbox,
         connection: &mut ConnectionState,
     ) -> Ending {
@@ -310,303 +301,6 @@ impl ConnectionTask {
             format!(r#"{{"retry_after_ms":{retry_after_ms}}}"#).into(),
         )
     }
-
-    /// Handles one text frame. A refusal is reported to this client only.
-    async fn handle_text<S>(
-        &self,
-        socket: &mut S,
-        connection: &mut ConnectionState,
-        frame: &str,
-    ) -> Result<(), axum::Error>
-    where
-        S: Sink<Message, Error = axum::Error> + Unpin,
-    {
-        let parsed = parse_text_frame(frame);
-        // Answers to our heartbeat are free; everything else, refused frames included,
-        // counts against the connection's rate.
-        let limited = match &parsed {
-            Ok(Request::Pong) => Ok(()),
-            _ => match &mut connection.allowance {
-                Some(allowance) => allowance.take(Instant::now()),
-                None => Ok(()),
-            },
-        };
-        let result = match (limited, parsed) {
-            (Err(wait), parsed) => Err(self.rate_limited(wait, parsed.ok()).into()),
-            (Ok(()), Ok(Request::Send(request))) => self.submit(connection, request).await,
-            (Ok(()), Ok(Request::Join { room, since })) => {
-                self.join(socket, connection, room, since).await
-            }
-            (Ok(()), Ok(Request::Ping { t })) => {
-                Ok(send_json(socket, ServerFrame::Pong { t }.to_json()).await?)
-            }
-            (Ok(()), Ok(Request::Pong)) => Ok(()),
-            (Ok(()), Ok(Request::Leave { room })) => self.leave(socket, connection, room).await,
-            (Ok(()), Ok(Request::Typing { room })) => self.typing(connection, &room),
-            (Ok(()), Ok(Request::Read { room, seq })) => self.read(connection, &room, seq).await,
-            (Ok(()), Ok(Request::OpenDm { user })) => self.open_dm(user).await,
-            (Ok(()), Err(refusal)) => Err(refusal.into()),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(Handling::Socket(err)) => Err(err),
-            Err(Handling::Refused(refusal)) => {
-                tracing::debug!(connection = self.id, code = ?refusal.code, "refused a frame");
-                send_json(socket, refusal.to_frame_json()).await
-            }
-        }
-    }
-
-    fn rate_limited(&self, wait: Duration, request: Option<Request>) -> Refusal {
-        let retry_ms = wait.as_millis().max(1);
-        let resend = match request {
-            Some(Request::Send(SendRequest {
-                client_id: Some(client_id),
-                ..
-            })) => {
-                format!("; the message was not stored: send it again with client_id {client_id:?}")
-            }
-            Some(Request::Send(_)) => "; the message was not stored: send it again".to_owned(),
-            _ => String::new(),
-        };
-        Refusal::new(
-            ErrorCode::RateLimited,
-            format!(
-                "rate limited: at most {} frames/s, bursts of {}; retry in {retry_ms} ms{resend}",
-                self.core.sockets.rate_per_sec, self.core.sockets.rate_burst
-            ),
-        )
-    }
-
-    /// Hands a message to the committer; its ack is sent when the commit completes.
-    async fn submit(
-        &self,
-        connection: &mut ConnectionState,
-        request: SendRequest,
-    ) -> Result<(), Handling> {
-        joined(connection, &request.room)?;
-        let client_id = request
-            .client_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let message = NewMessage {
-            room: request.room,
-            id: uuid::Uuid::now_v7().to_string(),
-            client_id: client_id.clone(),
-            user: User::clone(&self.user),
-            text: request.text,
-            ts: unix_millis(),
-        };
-        // Never the body: logs at info and above must not leak what people write.
-        tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
-        let pending = self.core.committer.submit_from(self.id, message).await;
-        connection.acks.push_back(Box::pin(async move {
-            ack_or_error(client_id, pending.outcome().await)
-        }));
-        Ok(())
-    }
-
-    /// Joins `room`: sends what the client missed after `since`, then `joined`; from then on
-    /// the room's live messages follow, with no gap and no duplicate at the seam.
-    async fn join<S>(
-        &self,
-        socket: &mut S,
-        connection: &mut ConnectionState,
-        room: String,
-        since: Option<u64>,
-    ) -> Result<(), Handling>
-    where
-        S: Sink<Message, Error = axum::Error> + Unpin,
-    {
-        match self.core.directory.authorize(&room, &self.user.id).await {
-            Ok(RoomKind::Public) if self.session.is_some() => self
-                .core
-                .directory
-                .add_to_list(&room, &self.user)
-                .await
-                .map_err(store_refusal)?,
-            Ok(_) => {}
-            Err(Denied::Private(room)) => {
-                return Err(Refusal::new(
-                    ErrorCode::Forbidden,
-                    format!("room {room:?} is private: only its members may join it"),
-                )
-                .into())
-            }
-            Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
-        }
-        let Joined {
-            id,
-            room: shared_name,
-            head,
-            online,
-        } = self
-            .core
-            .hub
-            .join(&room, connection.subscriber.clone(), &self.user);
-        // Whatever happens next, hub deliveries after `head` are the ones still to send.
-        connection.delivered.insert(id, shared_name, head);
-        let since = since.unwrap_or(head);
-        if since > head {
-            return Err(Refusal::new(
-                ErrorCode::SeqBeyondHead,
-                format!("since {since} is beyond the last message of {room:?}, which is {head}"),
-            )
-            .into());
-        }
-        if head - since > self.core.sockets.resume_limit {
-            let resync = ServerFrame::Resync { room, head };
-            return Ok(send_json(socket, resync.to_json()).await?);
-        }
-        let missed = self
-            .core
-            .store
-            .range(&room, since, head)
-            .await
-            .map_err(|err| {
-                Refusal::new(
-                    ErrorCode::StoreUnavailable,
-                    format!("cannot load history: {err}; join again"),
-                )
-            })?;
-        for message in &missed {
-            socket.feed(text_message(message.to_frame_json())).await?;
-        }
-        let joined = ServerFrame::Joined {
-            room: room.clone(),
-            head,
-        };
-        socket.feed(text_message(joined.to_json())).await?;
-        let members = ServerFrame::Members { room, online };
-        Ok(send_json(socket, members.to_json()).await?)
-    }
-
-    fn typing(&self, connection: &ConnectionState, room: &str) -> Result<(), Handling> {
-        joined(connection, room)?;
-        self.core.broker.typing(room, &self.user);
-        Ok(())
-    }
-
-    /// Remembers how far the person has read (for unread counts); anonymous guests have no
-    /// room list to keep it in.
-    async fn read(
-        &self,
-        connection: &mut ConnectionState,
-        room: &str,
-        seq: u64,
-    ) -> Result<(), Handling> {
-        joined(connection, room)?;
-        if self.session.is_some() {
-            self.core
-                .directory
-                .mark_read(room, &self.user.id, seq)
-                .await
-                .map_err(store_refusal)?;
-        }
-        Ok(())
-    }
-
-    /// Leaves `room`: no more of its messages, presence or typing; off the room list.
-    async fn leave<S>(
-        &self,
-        socket: &mut S,
-        connection: &mut ConnectionState,
-        room: String,
-    ) -> Result<(), Handling>
-    where
-        S: Sink<Message, Error = axum::Error> + Unpin,
-    {
-        joined(connection, &room)?;
-        connection.delivered.remove(&room);
-        self.core.hub.leave([room.as_str()], self.id);
-        if self.session.is_some() {
-            self.core
-                .directory
-                .remove_from_list(&room, &self.user.id)
-                .await
-                .map_err(store_refusal)?;
-        }
-        Ok(send_json(socket, ServerFrame::Left { room }.to_json()).await?)
-    }
-
-    /// Opens the DM with `other_id`; both people's connections are told (`room_added`).
-    async fn open_dm(&self, other_id: String) -> Result<(), Handling> {
-        if self.session.is_none() {
-            return Err(Refusal::new(
-                ErrorCode::Forbidden,
-                "pick a name or log in before opening direct messages",
-            )
-            .into());
-        }
-        if other_id == self.user.id {
-            return Err(Refusal::new(ErrorCode::UnknownUser, "that is you").into());
-        }
-        let other = self
-            .core
-            .directory
-            .find_user(&other_id)
-            .await
-            .map_err(store_refusal)?
-            .ok_or_else(|| {
-                Refusal::new(
-                    ErrorCode::UnknownUser,
-                    format!("no one has the id {other_id:?}"),
-                )
-            })?;
-        let room = self
-            .core
-            .directory
-            .open_dm(&self.user, &other)
-            .await
-            .map_err(store_refusal)?;
-        for (to, with) in [(&self.user.id, &other), (&other.id, &*self.user)] {
-            let added = ServerFrame::RoomAdded {
-                room: RoomEntry {
-                    name: room.clone(),
-                    kind: RoomKind::Dm,
-                    with: Some(with.clone()),
-                    unread: 0,
-                    head: self.core.hub.head(&room),
-                },
-            };
-            self.core.broker.send_to_people(&added.to_json(), Some(to));
-        }
-        Ok(())
-    }
-}
-
-/// Refuses a frame for a room this connection has not joined.
-fn joined(connection: &ConnectionState, room: &str) -> Result<(), Refusal> {
-    if connection.delivered.contains(room) {
-        return Ok(());
-    }
-    Err(Refusal::new(
-        ErrorCode::UnknownRoom,
-        format!("join room {room:?} first"),
-    ))
-}
-
-fn store_refusal(err: StoreError) -> Refusal {
-    Refusal::new(ErrorCode::StoreUnavailable, format!("{err}; try again"))
-}
-
-/// Why handling a client frame stopped short.
-enum Handling {
-    /// The frame is refused: tell this client, keep the connection.
-    Refused(Refusal),
-    /// Writing to the socket failed: the connection is over.
-    Socket(axum::Error),
-}
-
-impl From<Refusal> for Handling {
-    fn from(refusal: Refusal) -> Self {
-        Handling::Refused(refusal)
-    }
-}
-
-impl From<axum::Error> for Handling {
-    fn from(err: axum::Error) -> Self {
-        Handling::Socket(err)
-    }
 }
 
 fn too_slow() -> Ending {
@@ -614,119 +308,4 @@ fn too_slow() -> Ending {
         close_code::TOO_SLOW,
         "too slow: messages were missed, reconnect".into(),
     )
-}
-
-/// A WebSocket Ping (browsers and libraries answer it by themselves) and a `ping` frame (the
-/// page answers it, and measures round-trip time with its own).
-async fn ping<S>(socket: &mut S) -> Result<(), axum::Error>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    socket.feed(Message::Ping(Default::default())).await?;
-    let frame = ServerFrame::Ping { t: unix_millis() };
-    socket.feed(text_message(frame.to_json())).await?;
-    socket.flush().await
-}
-
-fn ack_or_error(client_id: String, outcome: Result<Appended, CommitError>) -> String {
-    match outcome {
-        Ok(appended) => {
-            let message = appended.message();
-            ServerFrame::Ack {
-                room: message.room.clone(),
-                client_id,
-                id: message.id.clone(),
-                seq: message.seq,
-            }
-            .to_json()
-        }
-        Err(err) => ServerFrame::Error {
-            code: ErrorCode::StoreUnavailable,
-            message: format!("{err}; retry with client_id {client_id:?}"),
-        }
-        .to_json(),
-    }
-}
-
-async fn send_json<S>(socket: &mut S, json: String) -> Result<(), axum::Error>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    socket.send(text_message(json)).await
-}
-
-/// Writes `first` and every other answer already ready, then flushes once.
-async fn write_acks<S>(
-    socket: &mut S,
-    first: String,
-    acks: &mut PendingAcks,
-) -> Result<(), axum::Error>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    socket.feed(text_message(first)).await?;
-    feed_ready_acks(socket, acks).await?;
-    socket.flush().await
-}
-
-/// Feeds the answers to this connection's sends that are already ready, oldest first, without
-/// waiting for any: they go out with whatever else this flush writes. A sender's own copy of
-/// its message and the ack for it (committed and published together) then cost one send,
-/// not one each.
-async fn feed_ready_acks<S>(socket: &mut S, acks: &mut PendingAcks) -> Result<(), axum::Error>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    // Polling without the task's waker is safe: the chat loop polls the pending answers
-    // again, with it, before it waits.
-    while let Some(Some(answer)) = acks.next_answer().now_or_never() {
-        socket.feed(text_message(answer)).await?;
-    }
-    Ok(())
-}
-
-/// Writes queued hub deliveries (their shared bytes, gathered per write), skipping any already
-/// sent while catching up, then the acks already ready.
-async fn write_batch(
-    socket: &mut WireSocket,
-    batch: &mut VecDeque<Delivery>,
-    delivered: &mut RoomCursors,
-    acks: &mut PendingAcks,
-) -> Result<(), axum::Error> {
-    for delivery in batch.iter_mut() {
-        delivery.unsent = unsent_from(delivery, delivered);
-    }
-    socket.write_deliveries(batch).await?;
-    batch.clear();
-    feed_ready_acks(socket, acks).await?;
-    socket.flush().await
-}
-
-/// Where `delivery`'s frames still to write begin, moving this connection's cursor for its
-/// room past them. Frames for the connection itself (a notice, a new room) are all written,
-/// frames for a room it has left since they were queued none; a stored message already sent
-/// while catching up is skipped. Presence and typing are not stored, so there is nothing to
-/// skip while catching up: they are always written.
-fn unsent_from(delivery: &Delivery, delivered: &mut RoomCursors) -> usize {
-    if delivery.room == TO_CONNECTION {
-        return 0;
-    }
-    let Some(last) = delivered.last_sent(delivery.room) else {
-        return delivery.frames.len();
-    };
-    // A room's frames are in seq order, so what was already sent is a prefix: found by
-    // halving, not by reading every frame of the batch for every member.
-    let sent = delivery
-        .frames
-        .partition_point(|(seq, _)| *seq != UNSEQUENCED && *seq <= *last);
-    if let Some(&(newest, _)) = delivery.frames.last() {
-        if newest != UNSEQUENCED {
-            *last = (*last).max(newest);
-        }
-    }
-    sent
-}
-
-fn text_message(json: String) -> Message {
-    Message::Text(Utf8Bytes::from(json))
 }

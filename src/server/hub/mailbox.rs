@@ -19,6 +19,7 @@ use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use crate::server::transport::chat_socket::EncodedBatch;
 use crate::server::transport::encoded_frame::EncodedFrame;
 
 /// Identifies one socket connection for the lifetime of the process.
@@ -53,6 +54,21 @@ pub struct Delivery {
     /// The first frame still to write: the socket task moves it past frames it already sent
     /// while catching up, so that only a suffix of the shared frames is written.
     pub unsent: usize,
+}
+
+/// What a socket writes of a delivery: its frames from `unsent` on.
+impl EncodedBatch for Delivery {
+    fn unsent(&self) -> usize {
+        self.unsent
+    }
+
+    fn frame_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn frame(&self, index: usize) -> &EncodedFrame {
+        &self.frames[index].1
+    }
 }
 
 impl Delivery {

@@ -2,6 +2,7 @@
 //! that writes the hub's frames already encoded, socket settings, and the close handshake.
 //! Nothing here knows about rooms or the hub.
 
+pub mod chat_socket;
 pub mod close;
 pub mod encoded_frame;
 pub mod listener;

@@ -30,7 +30,7 @@ use tokio::io::AsyncWrite;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::Message;
 
-use crate::server::hub::mailbox::Delivery;
+use crate::server::transport::chat_socket::{ChatSocket, EncodedBatch};
 use crate::server::transport::encoded_frame::EncodedFrame;
 
 /// Most frames in one write: a backlog of small chat frames in one system call, and few
@@ -59,18 +59,6 @@ impl WireSocket {
         WireSocket { inner, torn: None }
     }
 
-    /// Writes every frame of `batch` from each delivery's [`Delivery::unsent`] on, in order,
-    /// after whatever tungstenite still holds.
-    pub async fn write_deliveries(
-        &mut self,
-        batch: &VecDeque<Delivery>,
-    ) -> Result<(), axum::Error> {
-        self.flush().await?;
-        write_encoded(self.inner.get_mut(), &mut self.torn, batch)
-            .await
-            .map_err(axum::Error::new)
-    }
-
     /// Finishes a torn frame, if there is one.
     fn poll_mend(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
         poll_finish_torn(self.inner.get_mut(), &mut self.torn, cx).map_err(axum::Error::new)
@@ -80,13 +68,14 @@ impl WireSocket {
 /// Writes the unsent frames of `batch` to `io`, up to [`FRAMES_PER_WRITE`] per system call,
 /// after the rest of a torn frame. If the write is dropped midway through a frame, `torn`
 /// keeps what is left of it.
-async fn write_encoded<W>(
+async fn write_encoded<W, B>(
     io: &mut W,
     torn: &mut Option<Bytes>,
-    batch: &VecDeque<Delivery>,
+    batch: &VecDeque<B>,
 ) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
+    B: EncodedBatch,
 {
     let mut position = Position::start(batch);
     poll_fn(|cx: &mut Context<'_>| loop {
@@ -167,35 +156,39 @@ struct Position {
 }
 
 impl Position {
-    fn start(batch: &VecDeque<Delivery>) -> Self {
+    fn start<B: EncodedBatch>(batch: &VecDeque<B>) -> Self {
         let mut position = Position {
             delivery: 0,
-            frame: batch.front().map_or(0, |d| d.unsent),
+            frame: batch.front().map_or(0, |d| d.unsent()),
         };
         position.skip_finished_deliveries(batch);
         position
     }
 
     /// Moves past deliveries with nothing (more) to write.
-    fn skip_finished_deliveries(&mut self, batch: &VecDeque<Delivery>) {
+    fn skip_finished_deliveries<B: EncodedBatch>(&mut self, batch: &VecDeque<B>) {
         while let Some(delivery) = batch.get(self.delivery) {
-            if self.frame < delivery.frames.len() {
+            if self.frame < delivery.frame_count() {
                 return;
             }
             self.delivery += 1;
-            self.frame = batch.get(self.delivery).map_or(0, |d| d.unsent);
+            self.frame = batch.get(self.delivery).map_or(0, |d| d.unsent());
         }
     }
 
-    fn current<'a>(&self, batch: &'a VecDeque<Delivery>) -> Option<&'a EncodedFrame> {
+    fn current<'a, B: EncodedBatch>(&self, batch: &'a VecDeque<B>) -> Option<&'a EncodedFrame> {
         batch
             .get(self.delivery)
-            .map(|delivery| &delivery.frames[self.frame].1)
+            .map(|delivery| delivery.frame(self.frame))
     }
 
     /// Fills `frames` with the wire bytes left to write, from here; returns how many it
     /// filled.
-    fn frames<'a>(&self, batch: &'a VecDeque<Delivery>, frames: &mut [&'a [u8]]) -> usize {
+    fn frames<'a, B: EncodedBatch>(
+        &self,
+        batch: &'a VecDeque<B>,
+        frames: &mut [&'a [u8]],
+    ) -> usize {
         let mut at = *self;
         let mut count = 0;
         while count < frames.len() {
@@ -209,13 +202,17 @@ impl Position {
         count
     }
 
-    fn next_frame(&mut self, batch: &VecDeque<Delivery>) {
+    fn next_frame<B: EncodedBatch>(&mut self, batch: &VecDeque<B>) {
         self.frame += 1;
         self.skip_finished_deliveries(batch);
     }
 
     /// Moves past the `written` bytes; returns the rest of a frame they end inside of.
-    fn advance(&mut self, batch: &VecDeque<Delivery>, mut written: usize) -> Option<Bytes> {
+    fn advance<B: EncodedBatch>(
+        &mut self,
+        batch: &VecDeque<B>,
+        mut written: usize,
+    ) -> Option<Bytes> {
         while written > 0 {
             let frame = self.current(batch)?;
             let length = frame.wire().len();
@@ -226,6 +223,19 @@ impl Position {
             written -= length;
         }
         None
+    }
+}
+
+impl ChatSocket for WireSocket {
+    /// Flushes whatever tungstenite still holds, then writes the shared bytes directly.
+    async fn write_encoded<B: EncodedBatch + Sync>(
+        &mut self,
+        batch: &VecDeque<B>,
+    ) -> Result<(), axum::Error> {
+        self.flush().await?;
+        write_encoded(self.inner.get_mut(), &mut self.torn, batch)
+            .await
+            .map_err(axum::Error::new)
     }
 }
 
@@ -268,10 +278,27 @@ impl Sink<Message> for WireSocket {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::server::hub::mailbox::UNSEQUENCED;
+
+    /// Frames of which those from `unsent` on are still to write, as the hub's deliveries.
+    struct Delivery {
+        frames: Vec<EncodedFrame>,
+        unsent: usize,
+    }
+
+    impl EncodedBatch for Delivery {
+        fn unsent(&self) -> usize {
+            self.unsent
+        }
+
+        fn frame_count(&self) -> usize {
+            self.frames.len()
+        }
+
+        fn frame(&self, index: usize) -> &EncodedFrame {
+            &self.frames[index]
+        }
+    }
 
     /// Takes at most `most` bytes per call, only from the first slice (as `write` does), and
     /// says "not now" every other call, as a kernel with a nearly full buffer would. Keeps
@@ -321,13 +348,9 @@ mod tests {
     }
 
     fn delivery(texts: &[&str], unsent: usize) -> Delivery {
-        let frames: Arc<[_]> = texts
-            .iter()
-            .map(|text| (UNSEQUENCED, EncodedFrame::text(text)))
-            .collect();
         Delivery {
+            frames: texts.iter().map(EncodedFrame::text).collect(),
             unsent,
-            ..Delivery::batch(1, frames)
         }
     }
 
