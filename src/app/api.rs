@@ -81,7 +81,7 @@ pub(crate) mod server_side {
     use leptos::prelude::*;
 
     use super::{RoomSnapshot, Viewer};
-    use crate::protocol::{check_room_name, HistoryPage, RoomEntry, RoomKind};
+    use crate::protocol::{HistoryPage, RoomEntry, RoomKind};
     use crate::server::auth::{Identity, IdentityKind};
     use crate::server::hub::mailbox::Stop;
     use crate::server::{http::history_api, AppState};
@@ -147,36 +147,24 @@ pub(crate) mod server_side {
         }
     }
 
+    /// The one read check ([`crate::server::rooms::access`]), answered with its status.
     pub async fn authorize_read(
         state: &AppState,
         room: &str,
         viewer: Option<&Identity>,
     ) -> Result<(), Refusal> {
-        if check_room_name(room).is_err() {
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                format!("{room:?} is not a room name"),
-            ));
-        }
-        if viewer.is_none() && !state.auth.allow_guests {
-            return Err(Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                "Log in to read this room.".into(),
-            ));
-        }
-        let reader = viewer.map(|v| v.user.id.as_str());
-        let allowed = state
-            .directory
-            .may_read(room, reader)
+        use crate::server::rooms::access::{self, ReadDenied};
+        access::authorize_read(&state.auth, &state.directory, room, viewer)
             .await
-            .map_err(Refusal::internal)?;
-        if !allowed {
-            return Err(Refusal::new(
-                StatusCode::FORBIDDEN,
-                format!("Room {room:?} is private: only its members can see it."),
-            ));
-        }
-        Ok(())
+            .map_err(|denied| {
+                let status = match &denied {
+                    ReadDenied::NotARoom(_) => StatusCode::NOT_FOUND,
+                    ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
+                    ReadDenied::Private(_) => StatusCode::FORBIDDEN,
+                    ReadDenied::Store(err) => return Refusal::internal(err),
+                };
+                Refusal::new(status, denied.to_string())
+            })
     }
 
     /// Everything the room page shows, for `identity` (None: an anonymous visitor).

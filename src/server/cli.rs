@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use crate::server::auth::api_tokens;
-use crate::server::config::Config;
+use crate::server::config::{Config, DEFAULT_DATABASE};
 use crate::server::http::push_api::{Notified, Posted};
 use crate::server::store::SqliteStore;
 
@@ -35,7 +35,7 @@ pub enum Command {
         #[arg(
             long,
             env = "HUDDLE_DATABASE",
-            default_value = "huddle.db",
+            default_value = DEFAULT_DATABASE,
             global = true
         )]
         database: PathBuf,

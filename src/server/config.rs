@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Where history is kept unless `--database` says otherwise: a file in the working directory,
+/// shared by the server and `huddle token`.
+pub const DEFAULT_DATABASE: &str = "huddle.db";
+
 /// Huddle: self-hosted real-time group chat.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "huddle", version, about)]
@@ -42,7 +46,7 @@ pub struct Config {
     pub worker_threads: Option<NonZeroUsize>,
 
     /// The SQLite database file holding message history; created on first run.
-    #[arg(long, env = "HUDDLE_DATABASE", default_value = "huddle.db")]
+    #[arg(long, env = "HUDDLE_DATABASE", default_value = DEFAULT_DATABASE)]
     pub database: PathBuf,
 
     /// Most messages a reconnecting client is sent to catch up. A client further behind is

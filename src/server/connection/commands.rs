@@ -8,7 +8,6 @@ use tokio::time::Instant;
 use tungstenite::Message;
 
 use crate::protocol::{ErrorCode, RoomEntry, RoomKind, ServerFrame, User};
-use crate::server::clock::unix_millis;
 use crate::server::connection::inbound::{parse_text_frame, Refusal, Request, SendRequest};
 use crate::server::connection::task::{ConnectionState, ConnectionTask};
 use crate::server::connection::writer::{ack_or_error, send_json, text_message};
@@ -91,17 +90,13 @@ impl ConnectionTask {
         request: SendRequest,
     ) -> Result<(), Handling> {
         joined(connection, &request.room)?;
-        let client_id = request
-            .client_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let message = NewMessage {
-            room: request.room,
-            id: uuid::Uuid::now_v7().to_string(),
-            client_id: client_id.clone(),
-            user: User::clone(&self.user),
-            text: request.text,
-            ts: unix_millis(),
-        };
+        let message = NewMessage::new(
+            request.room,
+            request.client_id,
+            User::clone(&self.user),
+            request.text,
+        );
+        let client_id = message.client_id.clone();
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
         let pending = self.core.committer.submit_from(self.id, message).await;

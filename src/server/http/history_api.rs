@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::protocol::ErrorCode;
+use crate::server::rooms::access::{self, ReadDenied};
 use crate::server::state::AppState;
 use crate::server::store::Store;
 
@@ -71,37 +72,25 @@ pub async fn messages(
 }
 
 /// Refuses a reader who may not see `room`: 401 without any identity where guests are not
-/// allowed, 403 for a DM that is not theirs.
+/// allowed, 403 for a DM that is not theirs, 404 for what cannot be a room.
 async fn authorize_read(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), Response> {
-    let unavailable = |err: crate::server::store::StoreError| {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::StoreUnavailable,
-            err.to_string(),
-        )
+    let refused = |denied: ReadDenied| {
+        let (status, code) = match &denied {
+            ReadDenied::NotARoom(_) => (StatusCode::NOT_FOUND, ErrorCode::UnknownRoom),
+            ReadDenied::LogInFirst => (StatusCode::UNAUTHORIZED, ErrorCode::Forbidden),
+            ReadDenied::Private(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ReadDenied::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::StoreUnavailable),
+        };
+        error(status, code, denied.to_string())
     };
-    let identity = state.auth.identify(headers).await.map_err(unavailable)?;
-    if identity.is_none() && !state.auth.allow_guests {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden,
-            "log in to read history".into(),
-        ));
-    }
-    let reader = identity.as_ref().map(|i| i.user.id.as_str());
-    if !state
-        .directory
-        .may_read(room, reader)
+    let identity = state
+        .auth
+        .identify(headers)
         .await
-        .map_err(unavailable)?
-    {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            format!("room {room:?} is private"),
-        ));
-    }
-    Ok(())
+        .map_err(|err| refused(err.into()))?;
+    access::authorize_read(&state.auth, &state.directory, room, identity.as_ref())
+        .await
+        .map_err(refused)
 }
 
 /// One page of history; shared by this endpoint and the page's own loading.

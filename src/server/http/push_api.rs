@@ -98,20 +98,14 @@ pub async fn post_message(
                 format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
             )
         }
-        Some(id) => id,
-        None => uuid::Uuid::new_v4().to_string(),
+        client_id => client_id,
     };
-    let message = NewMessage {
-        room,
-        id: uuid::Uuid::now_v7().to_string(),
-        client_id: client_id.clone(),
-        user: User {
-            id: format!("bot-{bot}"),
-            name: bot.clone(),
-        },
-        text: body.text,
-        ts: unix_millis(),
+    let bot_user = User {
+        id: format!("bot-{bot}"),
+        name: bot.clone(),
     };
+    let message = NewMessage::new(room, client_id, bot_user, body.text);
+    let client_id = message.client_id.clone();
     tracing::info!(bot = %bot, room = %message.room, id = %message.id, "bot posted");
     match state.committer.submit(message).await.outcome().await {
         Ok(appended) => {

@@ -8,6 +8,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 
 use crate::protocol::{ChatMessage, HistoryPage, User};
+use crate::server::clock::unix_millis;
 
 /// A message accepted from a client, not yet given its place (seq) in the room.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,22 @@ pub struct NewMessage {
     pub user: User,
     pub text: String,
     pub ts: i64,
+}
+
+impl NewMessage {
+    /// A message `user` wrote in `room`, written now: it gets a fresh id (a UUIDv7, so ids
+    /// sort by time) and, when its sender gave none, a client id of its own (a retry without
+    /// one cannot be recognized, so it is stored again).
+    pub fn new(room: String, client_id: Option<String>, user: User, text: String) -> Self {
+        NewMessage {
+            room,
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            user,
+            text,
+            ts: unix_millis(),
+        }
+    }
 }
 
 /// What happened to one message of an appended batch.

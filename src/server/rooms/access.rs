@@ -1,0 +1,42 @@
+//! The one check of who may read a room, used by the pages, the server functions and the
+//! history API alike; each answers a refusal in its own way (a page, a JSON error).
+
+use crate::protocol::check_room_name;
+use crate::server::auth::{Auth, Identity};
+use crate::server::rooms::directory::Directory;
+use crate::server::store::StoreError;
+
+/// Why someone may not read a room.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadDenied {
+    #[error("{0:?} is not a room name")]
+    NotARoom(String),
+    /// Nobody without a session reads anything where guests are not allowed.
+    #[error("Log in to read this room.")]
+    LogInFirst,
+    /// A DM, and the reader is not one of its two people.
+    #[error("Room {0:?} is private: only its members can see it.")]
+    Private(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether `viewer` (`None`: a visitor without a session) may read `room`.
+pub async fn authorize_read(
+    auth: &Auth,
+    directory: &Directory,
+    room: &str,
+    viewer: Option<&Identity>,
+) -> Result<(), ReadDenied> {
+    if check_room_name(room).is_err() {
+        return Err(ReadDenied::NotARoom(room.to_owned()));
+    }
+    if viewer.is_none() && !auth.allow_guests {
+        return Err(ReadDenied::LogInFirst);
+    }
+    let reader = viewer.map(|v| v.user.id.as_str());
+    if !directory.may_read(room, reader).await? {
+        return Err(ReadDenied::Private(room.to_owned()));
+    }
+    Ok(())
+}
