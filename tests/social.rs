@@ -8,7 +8,7 @@ use huddle::server::auth::api_tokens;
 use huddle::server::http::push_api::{Notified, Posted};
 
 async fn token(server: &TestServer, name: &str) -> String {
-    api_tokens::create(server.state.auth.pool(), name)
+    api_tokens::create(server.state.tokens.as_ref(), name)
         .await
         .unwrap()
 }
@@ -331,7 +331,7 @@ async fn a_bot_posts_to_a_room_with_a_token_and_its_retry_is_stored_once() {
         .unwrap();
     assert_eq!(dm.status(), 403);
     // A revoked token stops working at once.
-    assert!(api_tokens::revoke(server.state.auth.pool(), "ci")
+    assert!(api_tokens::revoke(server.state.tokens.as_ref(), "ci")
         .await
         .unwrap());
     assert_eq!(post(text, Some(&token)).await.unwrap().status(), 401);

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 /// Messages a client may fall behind by before it is dropped. The benchmark runs Huddle with
 /// the same bound (`--queue-capacity 1024` in bench/run.py), so both give readers equal slack.
 const BROADCAST_CAPACITY: usize = 1024;
-/// Buffer sizes and message cap are Huddle's own (src/server/socket_policy.rs), so the
+/// Buffer sizes and message cap are Huddle's own (src/server/transport/socket_policy.rs), so the
 /// comparison is about the architecture, not about tuning.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::server::auth::api_tokens;
 use crate::server::config::{Config, DEFAULT_DATABASE};
 use crate::server::http::push_api::{Notified, Posted};
-use crate::server::store::SqliteStore;
+use crate::server::store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,18 +94,18 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn token(action: TokenAction, database: &std::path::Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(database)
+    let store = store::open(database)
         .await
         .with_context(|| format!("opening {}", database.display()))?;
-    let pool = store.pool();
+    let tokens = store.tokens.as_ref();
     let outcome = match action {
-        TokenAction::Create { name } => api_tokens::create(&pool, &name)
+        TokenAction::Create { name } => api_tokens::create(tokens, &name)
             .await
             .map(|token| println!("{token}")),
-        TokenAction::List => api_tokens::list(&pool)
+        TokenAction::List => api_tokens::list(tokens)
             .await
             .map(|names| names.iter().for_each(|name| println!("{name}"))),
-        TokenAction::Revoke { name } => match api_tokens::revoke(&pool, &name).await {
+        TokenAction::Revoke { name } => match api_tokens::revoke(tokens, &name).await {
             Ok(true) => {
                 println!("revoked {name}");
                 Ok(())

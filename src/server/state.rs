@@ -18,7 +18,7 @@ use crate::server::hub::mailbox::ConnectionId;
 use crate::server::hub::registry::ConnectionRegistry;
 use crate::server::rooms::directory::Directory;
 use crate::server::shutdown::Shutdown;
-use crate::server::store::{SqliteStore, Store, StoreError};
+use crate::server::store::{self, Store, StoreError, TokenStore};
 
 /// What axum hands every handler: the site's options for Leptos, and the core. Cloning it
 /// clones two pointers. It dereferences to the [`Core`], so `state.hub` is the core's hub.
@@ -50,6 +50,8 @@ pub struct Core {
     pub broker: Arc<dyn Broker>,
     /// Message history: read directly, written only through `committer`.
     pub store: Arc<dyn Store>,
+    /// API tokens, for the push API.
+    pub tokens: Arc<dyn TokenStore>,
     pub committer: Committer,
     /// Sessions, accounts and cookies.
     pub auth: Arc<Auth>,
@@ -95,15 +97,14 @@ impl SocketSettings {
 impl AppState {
     /// Opens the history database and starts the hub where the history left off.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StoreError> {
-        let sqlite = SqliteStore::open(&config.database).await?;
-        let pool = sqlite.pool();
-        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let stores = store::open(&config.database).await?;
+        let store = stores.messages;
         let heads = store.heads().await?;
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
         let registry = Arc::new(ConnectionRegistry::new());
         let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone(), registry.clone()));
-        let auth = Arc::new(Auth::open(pool.clone(), &config).await?);
-        let directory = Arc::new(Directory::new(pool));
+        let auth = Arc::new(Auth::open(stores.identities, &config).await?);
+        let directory = Arc::new(Directory::new(stores.rooms));
         let (committer, _writer) = Committer::start(store.clone(), broker.clone())
             .map_err(|err| StoreError::Writer(format!("cannot start the committer: {err}")))?;
         let core = Core {
@@ -113,6 +114,7 @@ impl AppState {
             registry,
             broker,
             store,
+            tokens: stores.tokens,
             committer,
             auth,
             directory,

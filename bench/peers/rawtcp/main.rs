@@ -28,7 +28,7 @@ use wire::*;
 
 /// An upgrade request larger than this is refused; browsers send well under 2 KiB.
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
-/// Bytes read per syscall, Huddle's own read buffer size (src/server/socket_policy.rs).
+/// Bytes read per syscall, Huddle's own read buffer size (src/server/transport/socket_policy.rs).
 const READ_CHUNK_BYTES: usize = 4 * 1024;
 /// Pause after a failed accept (e.g. out of file descriptors) instead of spinning on it.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);

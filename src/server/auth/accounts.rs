@@ -6,11 +6,10 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use sqlx::{Row, SqlitePool};
 
 use super::signing::random_bytes;
 use crate::protocol::{normalize_name, User, MAX_NAME_CHARS};
-use crate::server::store::StoreError;
+use crate::server::store::{IdentityStore, StoreError};
 
 /// Shortest password accepted (NIST SP 800-63B asks for at least 8).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -31,14 +30,12 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for AccountError {
-    fn from(err: sqlx::Error) -> Self {
-        AccountError::Store(err.into())
-    }
-}
-
 /// Creates an account; returns who it is.
-pub async fn register(pool: &SqlitePool, name: &str, password: &str) -> Result<User, AccountError> {
+pub async fn register(
+    identities: &dyn IdentityStore,
+    name: &str,
+    password: &str,
+) -> Result<User, AccountError> {
     let name = normalize_name(name).ok_or(AccountError::InvalidName)?;
     let length = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
@@ -49,36 +46,20 @@ pub async fn register(pool: &SqlitePool, name: &str, password: &str) -> Result<U
         id: format!("u-{}", uuid::Uuid::new_v4().simple()),
         name,
     };
-    let inserted = sqlx::query(
-        "INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(&user.id)
-    .bind(&user.name)
-    .bind(&hash)
-    .bind(crate::server::clock::unix_millis())
-    .execute(pool)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    if !identities.insert_account(&user, &hash).await? {
         return Err(AccountError::NameTaken(user.name));
     }
     Ok(user)
 }
 
 /// The account `name` and `password` open.
-pub async fn login(pool: &SqlitePool, name: &str, password: &str) -> Result<User, AccountError> {
-    let row = sqlx::query("SELECT id, name, password_hash FROM accounts WHERE name = ?")
-        .bind(name.trim())
-        .fetch_optional(pool)
-        .await?;
-    let (user, hash) = match row {
-        Some(row) => (
-            Some(User {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-            }),
-            row.try_get::<String, _>("password_hash")?,
-        ),
+pub async fn login(
+    identities: &dyn IdentityStore,
+    name: &str,
+    password: &str,
+) -> Result<User, AccountError> {
+    let (user, hash) = match identities.account_by_name(name.trim()).await? {
+        Some((user, hash)) => (Some(user), hash),
         // Same work as a real check, against a hash no password matches.
         None => (None, dummy_hash().await?),
     };
@@ -90,27 +71,8 @@ pub async fn login(pool: &SqlitePool, name: &str, password: &str) -> Result<User
 }
 
 /// Whether an account holds `name` (case-insensitively): guests may not take it.
-pub async fn name_is_taken(pool: &SqlitePool, name: &str) -> Result<bool, StoreError> {
-    let found = sqlx::query("SELECT 1 FROM accounts WHERE name = ?")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    Ok(found.is_some())
-}
-
-/// Whether `user_id` is an account's id.
-pub async fn find(pool: &SqlitePool, user_id: &str) -> Result<Option<User>, StoreError> {
-    let row = sqlx::query("SELECT id, name FROM accounts WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row {
-        Some(row) => Some(User {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-        }),
-        None => None,
-    })
+pub async fn name_is_taken(identities: &dyn IdentityStore, name: &str) -> Result<bool, StoreError> {
+    Ok(identities.account_by_name(name).await?.is_some())
 }
 
 async fn hash_password(password: String) -> Result<String, StoreError> {

@@ -5,10 +5,9 @@
 //! looked up on every request, so revoking one takes effect at once.
 
 use axum::http::{header, HeaderMap};
-use sqlx::{Row, SqlitePool};
 
 use super::signing::{random_token, sha256_hex};
-use crate::server::store::StoreError;
+use crate::server::store::{StoreError, TokenStore};
 
 /// Prefix of every token, so a leaked one is recognizable (secret scanners look for these).
 const TOKEN_PREFIX: &str = "hdl_";
@@ -17,7 +16,7 @@ const TOKEN_PREFIX: &str = "hdl_";
 pub const MAX_TOKEN_NAME_LEN: usize = 32;
 
 /// Creates a token called `name` and returns it: the only time it is ever shown.
-pub async fn create(pool: &SqlitePool, name: &str) -> Result<String, StoreError> {
+pub async fn create(tokens: &dyn TokenStore, name: &str) -> Result<String, StoreError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_TOKEN_NAME_LEN
         && name
@@ -29,16 +28,7 @@ pub async fn create(pool: &SqlitePool, name: &str) -> Result<String, StoreError>
         )));
     }
     let token = format!("{TOKEN_PREFIX}{}{}", random_token(), random_token());
-    let inserted = sqlx::query(
-        "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?) \
-         ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(name)
-    .bind(sha256_hex(&token))
-    .bind(crate::server::clock::unix_millis())
-    .execute(pool)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    if !tokens.insert_token(name, &sha256_hex(&token)).await? {
         return Err(StoreError::Invalid(format!(
             "a token called {name:?} exists; revoke it first"
         )));
@@ -47,38 +37,24 @@ pub async fn create(pool: &SqlitePool, name: &str) -> Result<String, StoreError>
 }
 
 /// Names of all tokens, oldest first.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT name FROM api_tokens ORDER BY created_at, name")
-        .fetch_all(pool)
-        .await?;
-    rows.iter().map(|row| Ok(row.try_get("name")?)).collect()
+pub async fn list(tokens: &dyn TokenStore) -> Result<Vec<String>, StoreError> {
+    tokens.token_names().await
 }
 
 /// Deletes the token called `name`; returns whether there was one.
-pub async fn revoke(pool: &SqlitePool, name: &str) -> Result<bool, StoreError> {
-    let deleted = sqlx::query("DELETE FROM api_tokens WHERE name = ?")
-        .bind(name)
-        .execute(pool)
-        .await?;
-    Ok(deleted.rows_affected() > 0)
+pub async fn revoke(tokens: &dyn TokenStore, name: &str) -> Result<bool, StoreError> {
+    tokens.delete_token(name).await
 }
 
 /// The name of the token the request's `Authorization: Bearer` header carries, if valid.
 pub async fn authenticate(
-    pool: &SqlitePool,
+    tokens: &dyn TokenStore,
     headers: &HeaderMap,
 ) -> Result<Option<String>, StoreError> {
     let Some(token) = bearer(headers) else {
         return Ok(None);
     };
-    let row = sqlx::query("SELECT name FROM api_tokens WHERE token_hash = ?")
-        .bind(sha256_hex(token))
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row {
-        Some(row) => Some(row.try_get("name")?),
-        None => None,
-    })
+    tokens.token_name(&sha256_hex(token)).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

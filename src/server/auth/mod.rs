@@ -12,14 +12,15 @@ mod login_throttle;
 mod sessions;
 pub mod signing;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::HeaderMap;
-use sqlx::SqlitePool;
 
 use crate::protocol::{normalize_name, User};
 use crate::server::config::Config;
-use crate::server::store::StoreError;
+pub use crate::server::store::identities::IdentityKind;
+use crate::server::store::{IdentityStore, StoreError};
 use login_throttle::LoginThrottle;
 use sessions::Sessions;
 use signing::Signer;
@@ -27,21 +28,6 @@ use signing::Signer;
 pub const SESSION_COOKIE: &str = "huddle_session";
 /// How long a browser keeps its session: one year (logging out ends it sooner).
 const COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 60 * 60;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdentityKind {
-    Guest,
-    Account,
-}
-
-impl IdentityKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            IdentityKind::Guest => "guest",
-            IdentityKind::Account => "account",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -53,7 +39,7 @@ pub struct Identity {
 
 /// Sessions, accounts and the cookie that ties a browser to them.
 pub struct Auth {
-    pool: SqlitePool,
+    identities: Arc<dyn IdentityStore>,
     signer: Signer,
     sessions: Sessions,
     pub allow_guests: bool,
@@ -64,24 +50,26 @@ pub struct Auth {
 
 impl Auth {
     /// Uses `config`'s session secret, or the one kept in the database (made on first run).
-    pub async fn open(pool: SqlitePool, config: &Config) -> Result<Auth, StoreError> {
+    pub async fn open(
+        identities: Arc<dyn IdentityStore>,
+        config: &Config,
+    ) -> Result<Auth, StoreError> {
         let key = match &config.session_secret {
             Some(secret) => secret.0.as_bytes().to_vec(),
-            None => stored_key(&pool).await?,
+            None => {
+                let fresh = signing::random_bytes::<32>().to_vec();
+                identities.cookie_key(fresh).await?
+            }
         };
         Ok(Auth {
-            sessions: Sessions::new(pool.clone()),
-            pool,
+            sessions: Sessions::new(identities.clone()),
+            identities,
             signer: Signer::new(&key),
             allow_guests: config.guests,
             allow_accounts: config.accounts,
             secure_cookies: config.secure_cookies,
             login_throttle: LoginThrottle::default(),
         })
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     /// The identity of the request's session cookie; `None` without a valid, live one.
@@ -115,7 +103,7 @@ impl Auth {
             return Err(AuthError::GuestsNotAllowed);
         }
         let name = normalize_name(name).ok_or(accounts::AccountError::InvalidName)?;
-        if accounts::name_is_taken(&self.pool, &name).await? {
+        if accounts::name_is_taken(self.identities.as_ref(), &name).await? {
             return Err(AuthError::NameBelongsToAccount(name));
         }
         if let Some(existing) = existing.filter(|i| i.kind == IdentityKind::Guest) {
@@ -142,7 +130,7 @@ impl Auth {
         if !self.allow_accounts {
             return Err(AuthError::AccountsNotAllowed);
         }
-        let user = accounts::register(&self.pool, name, password).await?;
+        let user = accounts::register(self.identities.as_ref(), name, password).await?;
         self.start(user, IdentityKind::Account).await
     }
 
@@ -157,7 +145,7 @@ impl Auth {
             .map_err(|wait| AuthError::TooManyLoginAttempts {
                 minutes: wait.as_secs().div_ceil(60).max(1),
             })?;
-        let outcome = accounts::login(&self.pool, name, password).await;
+        let outcome = accounts::login(self.identities.as_ref(), name, password).await;
         match &outcome {
             Ok(_) => self.login_throttle.succeeded(name),
             Err(accounts::AccountError::WrongCredentials) => {}
@@ -233,20 +221,6 @@ fn guest_user() -> User {
         id: format!("guest-{id}"),
         name: format!("guest-{short}"),
     }
-}
-
-/// The server's cookie-signing key, generated and stored on first use.
-async fn stored_key(pool: &SqlitePool) -> Result<Vec<u8>, StoreError> {
-    let fresh = signing::random_bytes::<32>().to_vec();
-    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('cookie_key', ?) ON CONFLICT (name) DO NOTHING")
-        .bind(&fresh)
-        .execute(pool)
-        .await?;
-    Ok(
-        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'cookie_key'")
-            .fetch_one(pool)
-            .await?,
-    )
 }
 
 /// The value of the first cookie called `name` in the request's `Cookie` headers.

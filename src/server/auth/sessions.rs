@@ -5,56 +5,36 @@
 //! logged-out session alive on every other node sharing the database, and a lookup racing the
 //! logout could put it back.
 
-use sqlx::{Row, SqlitePool};
+use std::sync::Arc;
 
 use super::signing::random_token;
 use super::{Identity, IdentityKind};
 use crate::protocol::User;
-use crate::server::store::StoreError;
+use crate::server::store::{IdentityStore, StoreError};
 
 pub struct Sessions {
-    pool: SqlitePool,
+    identities: Arc<dyn IdentityStore>,
 }
 
 impl Sessions {
-    pub fn new(pool: SqlitePool) -> Self {
-        Sessions { pool }
+    pub fn new(identities: Arc<dyn IdentityStore>) -> Self {
+        Sessions { identities }
     }
 
     /// Starts a session for `user`; returns its id (for the cookie).
     pub async fn create(&self, user: &User, kind: IdentityKind) -> Result<String, StoreError> {
         let id = random_token();
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, user_name, kind, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(&user.id)
-        .bind(&user.name)
-        .bind(kind.as_str())
-        .bind(crate::server::clock::unix_millis())
-        .execute(&self.pool)
-        .await?;
+        self.identities.insert_session(&id, user, kind).await?;
         Ok(id)
     }
 
     /// The identity of session `id`, if it exists.
     pub async fn resolve(&self, id: &str) -> Result<Option<Identity>, StoreError> {
-        let row = sqlx::query("SELECT user_id, user_name, kind FROM sessions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
+        let Some((user, kind)) = self.identities.session(id).await? else {
             return Ok(None);
         };
-        let kind = match row.try_get::<String, _>("kind")?.as_str() {
-            "account" => IdentityKind::Account,
-            _ => IdentityKind::Guest,
-        };
         Ok(Some(Identity {
-            user: User {
-                id: row.try_get("user_id")?,
-                name: row.try_get("user_name")?,
-            },
+            user,
             kind,
             session: Some(id.to_owned()),
         }))
@@ -62,20 +42,11 @@ impl Sessions {
 
     /// A guest picked another display name.
     pub async fn rename(&self, id: &str, name: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET user_name = ? WHERE id = ?")
-            .bind(name)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.identities.rename_session(id, name).await
     }
 
     /// Ends session `id`: its cookie no longer works, here or on any node.
     pub async fn revoke(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.identities.delete_session(id).await
     }
 }

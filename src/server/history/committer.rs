@@ -196,7 +196,7 @@ async fn write_loop(
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         // Messages arriving faster than commits (more than one waited for this one), after a
         // commit that fanned out widely: what arrives within the gap joins one batch
-        // (src/server/commit_pacing.rs). A lone message is never held back.
+        // (src/server/history/commit_pacing.rs). A lone message is never held back.
         let next_start = last_start + pacing.gap();
         if jobs.len() > 1 && next_start > Instant::now() {
             tokio::time::sleep_until(next_start).await;

@@ -163,7 +163,7 @@ pub async fn notify(
 
 /// The name of the request's API token, or the 401 to answer.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
-    match api_tokens::authenticate(state.auth.pool(), headers).await {
+    match api_tokens::authenticate(state.tokens.as_ref(), headers).await {
         Ok(Some(name)) => Ok(name),
         Ok(None) => Err(error(
             StatusCode::UNAUTHORIZED,

@@ -78,7 +78,7 @@ pub async fn upgrade(
         _admission: admission,
         _guard: state.shutdown.guard(),
         core: state.core.clone(),
-        // A WebSocket is upgraded from HTTP/1.1 only (src/server/upgrade.rs), so the TCP
+        // A WebSocket is upgraded from HTTP/1.1 only (src/server/transport/upgrade.rs), so the TCP
         // connection is this socket's alone.
         tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
     };

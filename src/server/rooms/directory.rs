@@ -10,17 +10,16 @@
 //! authorizing a join or a history request then costs no query.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
-
-use sqlx::{Row, SqlitePool};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::protocol::{is_dm_room, RoomEntry, RoomKind, User, DM_ROOM_PREFIX, LOBBY};
 use crate::server::auth::signing::sha256_hex;
-use crate::server::clock::unix_millis;
+use crate::server::store::rooms::{Membership, RoomStore};
 use crate::server::store::StoreError;
 
 pub struct Directory {
-    pool: SqlitePool,
+    rooms: Arc<dyn RoomStore>,
+    /// Kinds and DM members never change once set: looked up once per room.
     known: RwLock<HashMap<String, Access>>,
 }
 
@@ -43,16 +42,10 @@ pub enum Denied {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for Denied {
-    fn from(err: sqlx::Error) -> Self {
-        Denied::Store(err.into())
-    }
-}
-
 impl Directory {
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(rooms: Arc<dyn RoomStore>) -> Self {
         Directory {
-            pool,
+            rooms,
             known: RwLock::new(HashMap::new()),
         }
     }
@@ -66,7 +59,7 @@ impl Directory {
             Some(Access::Dm(_)) => Err(Denied::Private(room.to_owned())),
             None if is_dm_room(room) => Err(Denied::Private(room.to_owned())),
             None => {
-                self.insert_public(room).await?;
+                self.rooms.insert_public(room).await?;
                 self.remember(room, Access::Public);
                 Ok(RoomKind::Public)
             }
@@ -86,43 +79,14 @@ impl Directory {
     /// The DM between `me` and `other`, opened (with both of them as members) if new.
     pub async fn open_dm(&self, me: &User, other: &User) -> Result<String, StoreError> {
         let room = dm_room_name(&me.id, &other.id);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO rooms (name, kind, created_at) VALUES (?, 'dm', ?) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&room)
-        .bind(unix_millis())
-        .execute(&mut *tx)
-        .await?;
-        for person in [me, other] {
-            sqlx::query(
-                "INSERT INTO room_members (room, user_id, user_name) VALUES (?, ?, ?) \
-                 ON CONFLICT (room, user_id) DO UPDATE SET user_name = excluded.user_name",
-            )
-            .bind(&room)
-            .bind(&person.id)
-            .bind(&person.name)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        self.rooms.insert_dm(&room, [me, other]).await?;
         self.remember(&room, Access::Dm(sorted([me.id.clone(), other.id.clone()])));
         Ok(room)
     }
 
     /// Puts `room` on `user`'s room list (a no-op if it is there).
     pub async fn add_to_list(&self, room: &str, user: &User) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO room_members (room, user_id, user_name) VALUES (?, ?, ?) \
-             ON CONFLICT (room, user_id) DO NOTHING",
-        )
-        .bind(room)
-        .bind(&user.id)
-        .bind(&user.name)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.rooms.add_member(room, user).await
     }
 
     /// Takes a public room off `user_id`'s list. DMs stay: leaving a DM would lock the
@@ -131,25 +95,12 @@ impl Directory {
         if is_dm_room(room) {
             return Ok(());
         }
-        sqlx::query("DELETE FROM room_members WHERE room = ? AND user_id = ?")
-            .bind(room)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.rooms.remove_member(room, user_id).await
     }
 
     /// `user_id` has read `room` up to `seq` (never moves backwards).
     pub async fn mark_read(&self, room: &str, user_id: &str, seq: u64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE room_members SET last_read = MAX(last_read, ?) WHERE room = ? AND user_id = ?",
-        )
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(room)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.rooms.mark_read(room, user_id, seq).await
     }
 
     /// `user`'s room list, the lobby first, then by name; `head` gives each room's last seq
@@ -159,45 +110,24 @@ impl Directory {
         user: &User,
         head: impl Fn(&str) -> u64,
     ) -> Result<Vec<RoomEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.room, m.last_read, r.kind, \
-                    (SELECT o.user_id FROM room_members o \
-                      WHERE o.room = m.room AND o.user_id <> m.user_id) AS other_id, \
-                    (SELECT o.user_name FROM room_members o \
-                      WHERE o.room = m.room AND o.user_id <> m.user_id) AS other_name \
-             FROM room_members m JOIN rooms r ON r.name = m.room \
-             WHERE m.user_id = ? ORDER BY m.room",
-        )
-        .bind(&user.id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut list = Vec::with_capacity(rows.len() + 1);
+        let memberships = self.rooms.memberships(&user.id).await?;
+        let mut list = Vec::with_capacity(memberships.len() + 1);
         let mut has_lobby = false;
-        for row in rows {
-            let name: String = row.try_get("room")?;
-            let last_read = u64::try_from(row.try_get::<i64, _>("last_read")?).unwrap_or(0);
-            let kind = match row.try_get::<String, _>("kind")?.as_str() {
-                "dm" => RoomKind::Dm,
-                _ => RoomKind::Public,
-            };
-            let with = match (kind, row.try_get::<Option<String>, _>("other_id")?) {
-                (RoomKind::Dm, Some(id)) => Some(User {
-                    id,
-                    name: row
-                        .try_get::<Option<String>, _>("other_name")?
-                        .unwrap_or_default(),
-                }),
-                _ => None,
-            };
-            has_lobby |= name == LOBBY;
-            let room_head = head(&name);
-            let unread = room_head.saturating_sub(last_read);
+        for Membership {
+            room,
+            kind,
+            last_read,
+            with,
+        } in memberships
+        {
+            has_lobby |= room == LOBBY;
+            let room_head = head(&room);
             list.push(RoomEntry {
-                name,
+                unread: room_head.saturating_sub(last_read),
+                head: room_head,
+                name: room,
                 kind,
                 with,
-                unread,
-                head: room_head,
             });
         }
         if !has_lobby {
@@ -216,23 +146,7 @@ impl Directory {
     /// The person with id `user_id`, if the server knows them (an account, or a guest with a
     /// session); the name is their latest.
     pub async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name FROM accounts WHERE id = ?1 \
-             UNION ALL SELECT user_id, user_name FROM (\
-               SELECT user_id, user_name FROM sessions WHERE user_id = ?1 \
-               ORDER BY created_at DESC LIMIT 1) \
-             LIMIT 1",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some(row) => Some(User {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-            }),
-            None => None,
-        })
+        self.rooms.find_user(user_id).await
     }
 
     async fn access(&self, room: &str) -> Result<Option<Access>, StoreError> {
@@ -244,27 +158,19 @@ impl Directory {
         {
             return Ok(Some(access.clone()));
         }
-        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM rooms WHERE name = ?")
-            .bind(room)
-            .fetch_optional(&self.pool)
-            .await?;
-        let access = match kind.as_deref() {
-            Some("dm") => {
-                let members: Vec<String> =
-                    sqlx::query_scalar("SELECT user_id FROM room_members WHERE room = ?")
-                        .bind(room)
-                        .fetch_all(&self.pool)
-                        .await?;
+        let access = match self.rooms.kind(room).await? {
+            Some(RoomKind::Dm) => {
+                let members = self.rooms.member_ids(room).await?;
                 let [a, b]: [String; 2] = members.try_into().map_err(|members: Vec<String>| {
                     StoreError::Corrupt(format!("DM {room:?} has {} members", members.len()))
                 })?;
                 Access::Dm(sorted([a, b]))
             }
-            Some(_) => Access::Public,
+            Some(RoomKind::Public) => Access::Public,
             // Older history without a row, or the lobby: public, unless the name says DM.
             // Given its row now, so room lists can refer to it.
             None if !is_dm_room(room) && self.has_history(room).await? => {
-                self.insert_public(room).await?;
+                self.rooms.insert_public(room).await?;
                 Access::Public
             }
             None => return Ok(None),
@@ -273,24 +179,8 @@ impl Directory {
         Ok(Some(access))
     }
 
-    async fn insert_public(&self, room: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rooms (name, kind, created_at) VALUES (?, 'public', ?) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(room)
-        .bind(unix_millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     async fn has_history(&self, room: &str) -> Result<bool, StoreError> {
-        let found = sqlx::query("SELECT 1 FROM messages WHERE room = ? LIMIT 1")
-            .bind(room)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some() || room == LOBBY)
+        Ok(room == LOBBY || self.rooms.has_messages(room).await?)
     }
 
     fn remember(&self, room: &str, access: Access) {

@@ -1,9 +1,21 @@
-//! Durable message history behind one trait, so that another engine (PostgreSQL) can replace
-//! the embedded SQLite default without touching the hub or the socket code.
+//! Everything Huddle keeps, behind traits, so that another engine (PostgreSQL) can replace
+//! the embedded SQLite default without touching the hub, the socket code, auth or the
+//! directory: message history ([`Store`]), rooms and room lists ([`RoomStore`]), accounts and
+//! sessions ([`IdentityStore`]), API tokens ([`TokenStore`]). Errors are the store's own
+//! ([`StoreError`]), whatever the engine. [`open`] is the one place an engine is chosen.
 
+pub mod identities;
+pub mod rooms;
 mod sqlite;
+pub mod tokens;
 
+use std::path::Path;
+use std::sync::Arc;
+
+pub use identities::IdentityStore;
+pub use rooms::RoomStore;
 pub use sqlite::SqliteStore;
+pub use tokens::TokenStore;
 
 use async_trait::async_trait;
 
@@ -56,12 +68,11 @@ impl Appended {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The engine failed (its own words).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(String),
     #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("database error: {0}")]
-    Engine(#[from] rusqlite::Error),
+    Migration(String),
     #[error("history writer: {0}")]
     Writer(String),
     #[error("stored data is invalid: {0}")]
@@ -100,4 +111,35 @@ pub trait Store: Send + Sync + 'static {
         before: Option<u64>,
         limit: u32,
     ) -> Result<HistoryPage, StoreError>;
+
+    /// Finishes what is being written and lets the database go (the process is ending).
+    async fn close(&self) {}
+}
+
+/// Every store of one database, each behind its trait.
+#[derive(Clone)]
+pub struct Stores {
+    pub messages: Arc<dyn Store>,
+    pub rooms: Arc<dyn RoomStore>,
+    pub identities: Arc<dyn IdentityStore>,
+    pub tokens: Arc<dyn TokenStore>,
+}
+
+impl Stores {
+    /// Finishes what is being written and lets the database go.
+    pub async fn close(&self) {
+        self.messages.close().await;
+    }
+}
+
+/// Opens (creating if needed) the database `database` names: a SQLite file, the
+/// zero-configuration default.
+pub async fn open(database: &Path) -> Result<Stores, StoreError> {
+    let sqlite = Arc::new(SqliteStore::open(database).await?);
+    Ok(Stores {
+        messages: sqlite.clone(),
+        rooms: sqlite.clone(),
+        identities: sqlite.clone(),
+        tokens: sqlite,
+    })
 }

@@ -12,6 +12,9 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 mod columns;
+mod identities;
+mod rooms;
+mod tokens;
 mod writer;
 
 use crate::protocol::{ChatMessage, HistoryPage, User};
@@ -56,11 +59,6 @@ impl SqliteStore {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = Writer::start(path)?;
         Ok(SqliteStore { pool, writer })
-    }
-
-    /// The read pool, for the tables beside message history (accounts, sessions, rooms).
-    pub fn pool(&self) -> SqlitePool {
-        self.pool.clone()
     }
 
     /// `PRAGMA integrity_check`'s verdict: "ok" for a sound file.
@@ -155,6 +153,11 @@ impl Store for SqliteStore {
             messages,
             has_more,
         })
+    }
+
+    async fn close(&self) {
+        // The inherent method: the writer, then the read pool.
+        SqliteStore::close(self).await;
     }
 }
 

@@ -1,5 +1,5 @@
 //! The one connection that writes message history, used on the caller's thread: the
-//! committer's, which exists for this (src/server/committer.rs).
+//! committer's, which exists for this (src/server/history/committer.rs).
 //!
 //! Group commit hands over a batch at a time; it is stored with single-row prepared
 //! statements that stay compiled for the life of the connection, all in one synchronous run on

@@ -1,0 +1,165 @@
+//! Rooms, room lists and read positions in SQLite (`rooms`, `room_members`).
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::columns::{kind_from_column, to_i64};
+use super::SqliteStore;
+use crate::protocol::{RoomKind, User};
+use crate::server::clock::unix_millis;
+use crate::server::store::rooms::{Membership, RoomStore};
+use crate::server::store::StoreError;
+
+#[async_trait]
+impl RoomStore for SqliteStore {
+    async fn kind(&self, room: &str) -> Result<Option<RoomKind>, StoreError> {
+        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM rooms WHERE name = ?")
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(kind.as_deref().map(kind_from_column))
+    }
+
+    async fn member_ids(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM room_members WHERE room = ?")
+                .bind(room)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn has_messages(&self, room: &str) -> Result<bool, StoreError> {
+        let found = sqlx::query("SELECT 1 FROM messages WHERE room = ? LIMIT 1")
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn insert_public(&self, room: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rooms (name, kind, created_at) VALUES (?, 'public', ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(room)
+        .bind(unix_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_dm(&self, room: &str, people: [&User; 2]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (name, kind, created_at) VALUES (?, 'dm', ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(room)
+        .bind(unix_millis())
+        .execute(&mut *tx)
+        .await?;
+        for person in people {
+            sqlx::query(
+                "INSERT INTO room_members (room, user_id, user_name) VALUES (?, ?, ?) \
+                 ON CONFLICT (room, user_id) DO UPDATE SET user_name = excluded.user_name",
+            )
+            .bind(room)
+            .bind(&person.id)
+            .bind(&person.name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_member(&self, room: &str, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO room_members (room, user_id, user_name) VALUES (?, ?, ?) \
+             ON CONFLICT (room, user_id) DO NOTHING",
+        )
+        .bind(room)
+        .bind(&user.id)
+        .bind(&user.name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM room_members WHERE room = ? AND user_id = ?")
+            .bind(room)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, room: &str, user_id: &str, seq: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE room_members SET last_read = MAX(last_read, ?) WHERE room = ? AND user_id = ?",
+        )
+        .bind(to_i64(seq))
+        .bind(room)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.room, m.last_read, r.kind, \
+                    (SELECT o.user_id FROM room_members o \
+                      WHERE o.room = m.room AND o.user_id <> m.user_id) AS other_id, \
+                    (SELECT o.user_name FROM room_members o \
+                      WHERE o.room = m.room AND o.user_id <> m.user_id) AS other_name \
+             FROM room_members m JOIN rooms r ON r.name = m.room \
+             WHERE m.user_id = ? ORDER BY m.room",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = Vec::with_capacity(rows.len());
+        for row in rows {
+            let kind = kind_from_column(&row.try_get::<String, _>("kind")?);
+            let with = match (kind, row.try_get::<Option<String>, _>("other_id")?) {
+                (RoomKind::Dm, Some(id)) => Some(User {
+                    id,
+                    name: row
+                        .try_get::<Option<String>, _>("other_name")?
+                        .unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            list.push(Membership {
+                room: row.try_get("room")?,
+                kind,
+                last_read: u64::try_from(row.try_get::<i64, _>("last_read")?).unwrap_or(0),
+                with,
+            });
+        }
+        Ok(list)
+    }
+
+    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name FROM accounts WHERE id = ?1 \
+             UNION ALL SELECT user_id, user_name FROM (\
+               SELECT user_id, user_name FROM sessions WHERE user_id = ?1 \
+               ORDER BY created_at DESC LIMIT 1) \
+             LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(User {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+            }),
+            None => None,
+        })
+    }
+}
