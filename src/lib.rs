@@ -4,7 +4,7 @@
 //! - [`backoff`]: reconnect delays, pure so that they are tested natively.
 //! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
 //! - `client` (feature `hydrate`): the browser's WebSocket connection.
-//! - `server` (feature `ssr`): axum routes, the socket task and the broadcast hub.
+//! - `server` (feature `ssr`): axum routes, the connection task and the broadcast hub.
 
 pub mod app;
 pub mod backoff;

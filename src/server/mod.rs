@@ -1,9 +1,9 @@
 //! Everything that runs only on the server (feature `ssr`).
 //!
-//! Data flows one way: a client's frame reaches its socket task ([`connection`]), which hands
+//! Data flows one way: a client's frame reaches its connection task ([`connection`]), which hands
 //! messages to the committer ([`history`]); the committer stores them ([`store`]) and
 //! publishes them through the [`broker`], which reaches the [`hub`] of every node; the hub
-//! queues them for the socket tasks, which write them out through [`transport`]. [`http`]
+//! queues them for the connection tasks, which write them out through [`transport`]. [`http`]
 //! serves the pages and APIs, [`rooms`] says who may use which room, [`auth`] who someone is.
 
 pub mod auth;

@@ -2,22 +2,23 @@
 //!
 //! axum's graceful shutdown stops accepting and drains HTTP connections, but an upgraded
 //! WebSocket is no longer an HTTP connection to it: without help the process would either
-//! wait for sockets forever or drop them without a close frame. Every socket task holds a
-//! [`SocketGuard`]; on shutdown each one sends close code 1001 and finishes its handshake, and
-//! the server waits (bounded) until all guards are gone.
+//! wait for sockets forever or drop them without a close frame. Every connection task holds a
+//! [`SocketGuard`]; on shutdown each one sends the acks it still owes, closes with code 1012
+//! (service restart) and a `retry_after_ms`, and finishes its handshake; the server waits
+//! (bounded) until all guards are gone.
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
-    /// Cancelled once when shutdown begins; socket tasks select on it.
+    /// Cancelled once when shutdown begins; connection tasks select on it.
     begun: CancellationToken,
-    /// Counts live socket tasks.
+    /// Counts live connection tasks.
     sockets: TaskTracker,
 }
 
-/// Held by a socket task for as long as it runs.
+/// Held by a connection task for as long as it runs.
 pub type SocketGuard = TaskTrackerToken;
 
 impl Shutdown {
@@ -42,7 +43,7 @@ impl Shutdown {
         self.sockets.token()
     }
 
-    /// Resolves once every socket task has ended. Callers bound it with a timeout.
+    /// Resolves once every connection task has ended. Callers bound it with a timeout.
     pub async fn sockets_closed(&self) {
         self.sockets.close();
         self.sockets.wait().await

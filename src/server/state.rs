@@ -1,4 +1,4 @@
-//! The state every request handler and socket task shares: one [`Core`] behind one cheap
+//! The state every request handler and connection task shares: one [`Core`] behind one cheap
 //! handle.
 
 use std::ops::Deref;
@@ -36,7 +36,7 @@ impl Deref for AppState {
     }
 }
 
-/// Everything the server shares, built once when it starts. Each socket task holds one
+/// Everything the server shares, built once when it starts. Each connection task holds one
 /// pointer to it instead of its own copy of every handle and setting: at tens of thousands
 /// of idle connections, those copies were a few percent of the server's memory.
 pub struct Core {
@@ -58,7 +58,7 @@ pub struct Core {
     /// Rooms' kinds, who may use them, and people's room lists.
     pub directory: Arc<Directory>,
     pub shutdown: Shutdown,
-    /// The settings every socket task reads, converted once.
+    /// The settings every connection task reads, converted once.
     pub sockets: SocketSettings,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
     next_connection: AtomicU64,

@@ -1,6 +1,6 @@
 //! Server-driven heartbeats: notice a dead peer even when its TCP connection looks open.
 //!
-//! Every `interval` the socket task pings the client (a WebSocket Ping, which browsers and
+//! Every `interval` the connection task pings the client (a WebSocket Ping, which browsers and
 //! libraries answer by themselves, plus a `{"type":"ping"}` frame the page answers to measure
 //! round-trip time). Anything the client sends counts as a sign of life. If nothing has arrived
 //! `timeout` after a ping went out, the peer is gone: a laptop lid closed, a proxy dropped the
@@ -26,7 +26,7 @@ pub struct Heartbeat {
     deadline: Option<Instant>,
 }
 
-/// What the socket task must do now.
+/// What the connection task must do now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Beat {
     /// Send a ping (and keep waiting).

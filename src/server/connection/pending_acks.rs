@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 /// Resolves to the frame that answers one send (an ack, or an error naming its client_id):
-/// only that small string waits in the socket task, not the stored message.
+/// only that small string waits in the connection task, not the stored message.
 pub type AckFuture = Pin<Box<dyn Future<Output = String> + Send>>;
 
 #[derive(Default)]

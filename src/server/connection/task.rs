@@ -1,6 +1,7 @@
-//! The socket task: one per WebSocket connection.
+//! The connection task: one per WebSocket connection.
 //!
-//! It owns the socket and, in one `select!` loop, reads the client's frames (handing valid
+//! It owns the socket (anything [`ChatSocket`]: the wire socket in the server, in-memory
+//! channels in this folder's tests) and, in one `select!` loop, reads the client's frames (handing valid
 //! ones to the hub and answering bad ones with an error frame) and writes what the hub queued
 //! for it. It ends with a proper close handshake: the code says why (see
 //! [`crate::protocol::close_code`]), and it keeps reading until the peer's close arrives so the
@@ -37,11 +38,11 @@ use tungstenite::Message;
 /// batch instead of one write per frame.
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
-/// Most sends of one connection waiting for their commit. Past it the socket task stops
+/// Most sends of one connection waiting for their commit. Past it the connection task stops
 /// reading that client until acks catch up: backpressure instead of unbounded memory.
 const MAX_SENDS_IN_FLIGHT: usize = 64;
 
-/// Everything a socket task needs besides the socket.
+/// Everything a connection task needs besides the socket.
 pub struct ConnectionTask {
     pub id: ConnectionId,
     /// The browser session this connection belongs to; `None` for an anonymous guest.

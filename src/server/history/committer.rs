@@ -1,6 +1,6 @@
 //! Group commit: the one writer of message history.
 //!
-//! Socket tasks submit messages; a single task takes everything waiting (up to
+//! Connection tasks submit messages; a single task takes everything waiting (up to
 //! [`MAX_BATCH`]), stores it in one transaction, then publishes the new messages to the hub in
 //! seq order and answers every submitter. One fsync then covers a whole batch, so throughput
 //! grows with load instead of being capped by the disk's sync rate, and an ack never precedes
@@ -62,16 +62,16 @@ impl Committer {
     /// handle is dropped, after finishing what was submitted.
     ///
     /// The writer has its own thread, not a task among the sockets': when a batch fans out, a
-    /// thousand socket tasks queue up on the runtime's workers, and a writer queued behind
+    /// thousand connection tasks queue up on the runtime's workers, and a writer queued behind
     /// them would add that whole fan-out round to the latency of every commit. On its own
     /// thread, a submission wakes it at once.
     ///
     /// The publisher is a task on the runtime, because offering a batch wakes every member's
-    /// socket task. Woken from a worker, they go to that worker's own run queue; woken from
+    /// connection task. Woken from a worker, they go to that worker's own run queue; woken from
     /// another thread, each would take the runtime's shared queue lock. At 1,000 subscribers
     /// near saturation this lowered delivery p99 in eight of eight paired runs
     /// (docs/performance.md). The writer wakes it through a [`doorbell`], so that it runs
-    /// as soon as a batch commits rather than behind every socket task already queued.
+    /// as soon as a batch commits rather than behind every connection task already queued.
     pub fn start(
         store: Arc<dyn Store>,
         broker: Arc<dyn Broker>,
@@ -362,7 +362,7 @@ mod tests {
         assert!(watcher.try_recv().is_none());
     }
 
-    /// The runtime is busy with a long queue of other tasks (a fan-out's socket tasks) when
+    /// The runtime is busy with a long queue of other tasks (a fan-out's connection tasks) when
     /// a batch commits: publishing it, and so acking it, must not wait for all of them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_commit_is_published_ahead_of_tasks_already_queued() {
@@ -373,7 +373,7 @@ mod tests {
         for _ in 0..QUEUED {
             let ran = ran.clone();
             tokio::spawn(async move {
-                // Stands for one socket task's write: the single worker is busy meanwhile.
+                // Stands for one connection task's write: the single worker is busy meanwhile.
                 std::thread::sleep(std::time::Duration::from_millis(2));
                 ran.fetch_add(1, Ordering::SeqCst);
             });

@@ -3,7 +3,7 @@
 //!
 //! Why not a channel's own wake-up: a task woken from outside the runtime goes to the back of
 //! the runtime's shared queue. During a fan-out to 10,000 members that queue holds thousands of
-//! socket tasks, so a committed batch waited up to 87 ms for the task that publishes it, longer
+//! connection tasks, so a committed batch waited up to 87 ms for the task that publishes it, longer
 //! than the batch's own fan-out takes to start (docs/performance.md). A wake-up that arrives as
 //! I/O readiness is delivered by a worker polling its driver, and tokio runs a task woken there
 //! straight after the current one.

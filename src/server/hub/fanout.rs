@@ -199,7 +199,7 @@ impl Hub {
         }
     }
 
-    /// Removes a connection from the given rooms (the socket task calls this when it ends,
+    /// Removes a connection from the given rooms (the connection task calls this when it ends,
     /// with the rooms it joined, and on `leave`).
     pub fn leave<'a>(&self, rooms: impl IntoIterator<Item = &'a str>, connection: ConnectionId) {
         for name in rooms {
@@ -327,7 +327,7 @@ impl Hub {
     /// must come in seq order; one at or below the head was already published and is skipped.
     /// (The server publishes whole batches; tests publish one message at a time.)
     #[cfg(test)]
-    pub fn publish(&self, message: &ChatMessage) {
+    pub(crate) fn publish(&self, message: &ChatMessage) {
         self.publish_all([message], &[]);
     }
 

@@ -1,13 +1,13 @@
 //! One connection's bounded queue of outgoing frames, split into the end the hub writes to
-//! ([`Subscriber`]) and the end the socket task drains ([`Mailbox`]).
+//! ([`Subscriber`]) and the end the connection task drains ([`Mailbox`]).
 //!
 //! The queue is bounded so that a client that stops reading cannot grow the server's memory.
 //! When a delivery arrives for a connection already `capacity` frames behind, the hub does not
-//! wait and does not silently skip it: it *evicts* the subscriber, and the socket task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
+//! wait and does not silently skip it: it *evicts* the subscriber, and the connection task closes the connection with [`crate::protocol::close_code::TOO_SLOW`]
 //! so the client knows it missed messages and must reconnect.
 //!
 //! The mailbox is also how anything else tells a connection to stop (shutdown now; more
-//! reasons may follow): one wake-up source per connection, so the socket task waits on a
+//! reasons may follow): one wake-up source per connection, so the connection task waits on a
 //! single future, and nothing it polls is shared with other connections.
 //!
 //! Built on a mutex-guarded `VecDeque` rather than a channel: an idle connection's queue owns
@@ -35,7 +35,7 @@ pub const TO_CONNECTION: RoomId = 0;
 
 /// One serialized frame and its seq: [`UNSEQUENCED`] for frames that are not stored
 /// messages (presence, typing, notices), which are always written; a stored message's seq
-/// lets the socket task skip what it already sent while resuming.
+/// lets the connection task skip what it already sent while resuming.
 pub type Frame = (u64, EncodedFrame);
 
 /// Frames of one room on their way to one connection, in order: a committed batch, or a
@@ -51,7 +51,7 @@ pub struct Delivery {
     /// The room the frames belong to, or [`TO_CONNECTION`].
     pub room: RoomId,
     pub frames: Arc<[Frame]>,
-    /// The first frame still to write: the socket task moves it past frames it already sent
+    /// The first frame still to write: the connection task moves it past frames it already sent
     /// while catching up, so that only a suffix of the shared frames is written.
     pub unsent: usize,
 }
@@ -98,7 +98,7 @@ pub struct QueuedFrame {
 /// The seq of a delivery that is not a stored message.
 pub const UNSEQUENCED: u64 = 0;
 
-/// Why a mailbox takes no more deliveries. The socket task closes the connection with the
+/// Why a mailbox takes no more deliveries. The connection task closes the connection with the
 /// matching close code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -117,7 +117,7 @@ pub struct Subscriber {
     shared: Arc<Shared>,
 }
 
-/// The socket task's end.
+/// The connection task's end.
 #[derive(Debug)]
 pub struct Mailbox {
     shared: Arc<Shared>,
@@ -134,14 +134,14 @@ struct State {
     queue: VecDeque<Delivery>,
     /// Frames in `queue`: at `capacity`, the next delivery evicts.
     frames: usize,
-    /// The socket task, when it waits for something to arrive.
+    /// The connection task, when it waits for something to arrive.
     waker: Option<Waker>,
     stop: Option<Stop>,
-    /// The socket task is gone: nothing will read the queue again.
+    /// The connection task is gone: nothing will read the queue again.
     closed: bool,
 }
 
-/// Whether queuing a delivery wakes the socket task.
+/// Whether queuing a delivery wakes the connection task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
     Now,
@@ -164,7 +164,7 @@ pub enum Offer {
     Gone,
 }
 
-/// What the socket task takes out of its mailbox.
+/// What the connection task takes out of its mailbox.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
     /// Deliveries holding this many frames were moved into the caller's batch (at least one).
@@ -202,7 +202,7 @@ impl Shared {
 }
 
 impl State {
-    /// Keeps the waiting task's waker (once: the socket task polls with the same one).
+    /// Keeps the waiting task's waker (once: the connection task polls with the same one).
     fn wake_later(&mut self, waker: &Waker) {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             self.waker = Some(waker.clone());
@@ -244,7 +244,7 @@ impl Subscriber {
                 }
             }
         };
-        // Woken outside the lock, so the socket task never wakes up only to wait for it.
+        // Woken outside the lock, so the connection task never wakes up only to wait for it.
         if let Some(waker) = waker {
             waker.wake();
         }

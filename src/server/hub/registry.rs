@@ -19,7 +19,7 @@ pub struct ConnectionRegistry {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Whose each connection is: the user shared with the socket task and the hub.
+    /// Whose each connection is: the user shared with the connection task and the hub.
     live: HashMap<ConnectionId, (Arc<User>, Subscriber)>,
     /// ConnectionRegistry admitted per user id, live or still upgrading.
     per_user: HashMap<Arc<str>, usize>,
@@ -64,7 +64,7 @@ impl ConnectionRegistry {
         })
     }
 
-    /// Adds a connection of `user_id`; the socket task removes it with
+    /// Adds a connection of `user_id`; the connection task removes it with
     /// [`ConnectionRegistry::remove`] as it ends.
     pub fn add(&self, user: Arc<User>, subscriber: Subscriber) {
         self.lock().live.insert(subscriber.id, (user, subscriber));
