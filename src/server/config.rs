@@ -11,6 +11,9 @@ use clap::Parser;
 /// shared by the server and `huddle token`.
 pub const DEFAULT_DATABASE: &str = "huddle.db";
 
+/// Default of the largest room whose members hear of each other's comings, goings and typing.
+pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
+
 /// Huddle: self-hosted real-time group chat.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "huddle", version, about)]
@@ -114,7 +117,7 @@ pub struct Config {
 
     /// Largest room whose members are told of each other's comings, goings and typing.
     /// Default 200.
-    #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = crate::server::hub::fanout::DEFAULT_PRESENCE_LIMIT)]
+    #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = DEFAULT_PRESENCE_LIMIT)]
     pub presence_limit: usize,
 
     /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
+use crate::server::config::DEFAULT_PRESENCE_LIMIT;
 use crate::server::transport::encoded_frame::EncodedFrame;
 
 use crate::protocol::{ChatMessage, ServerFrame, User, LOBBY};
@@ -30,8 +31,6 @@ use crate::server::hub::mailbox::{
     ConnectionId, Delivery, Frame, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
 };
 
-/// Default of the largest room whose members hear of each other's comings, goings and typing.
-pub const DEFAULT_PRESENCE_LIMIT: usize = 200;
 
 pub struct Hub {
     rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
