@@ -21,5 +21,6 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    app::connection::install(Box::new(client::BrowserConnection));
     leptos::mount::hydrate_body(app::App);
 }

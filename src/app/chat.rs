@@ -1,10 +1,12 @@
 //! The page's view of one chat room: reactive signals the components read, fed by the socket.
 //!
 //! Components only read these signals and call [`Chat::send`], [`Chat::connect`] and
-//! [`Chat::disconnect`]; the browser-only socket code (`crate::client`) writes them.
+//! [`Chat::disconnect`]; the browser-only socket code (`crate::client`) writes them, and
+//! the page asks it for what it wants through [`crate::app::connection`].
 
 use leptos::prelude::*;
 
+use crate::app::connection::ask;
 use crate::protocol::{ChatMessage, HistoryPage, RoomEntry, User};
 
 /// WebSocket readyState values, as the browser reports them.
@@ -308,22 +310,19 @@ impl Chat {
     /// Opens the socket (if not open) and keeps it open.
     pub fn connect(&self) {
         self.wants_connection.set(true);
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::connect(*self);
+        ask(|connection| connection.connect(*self));
     }
 
     /// Closes the socket and stays disconnected until [`Chat::connect`].
     pub fn disconnect(&self) {
         self.wants_connection.set(false);
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::disconnect(*self);
+        ask(|connection| connection.disconnect(*self));
     }
 
     /// Reconnects so that the server sees a newly chosen identity.
     pub fn reconnect(&self) {
-        #[cfg(feature = "hydrate")]
-        {
-            crate::client::socket::disconnect(*self);
+        if cfg!(feature = "hydrate") {
+            ask(|connection| connection.disconnect(*self));
             self.connect();
         }
     }
@@ -336,29 +335,23 @@ impl Chat {
             self.notice.set(Some(format!("Not sent: {code:?}")));
             return false;
         }
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::send(*self, text);
+        ask(|connection| connection.send(*self, text));
         cfg!(feature = "hydrate")
     }
 
     /// The person is typing here (sent at most every few seconds).
     pub fn typing(&self) {
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::typing(*self);
+        ask(|connection| connection.typing(*self));
     }
 
     /// Opens the direct-message room with `user_id`, then goes there.
     pub fn open_dm(&self, user_id: String) {
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::open_dm(*self, user_id);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = user_id;
+        ask(|connection| connection.open_dm(*self, user_id));
     }
 
     /// Leaves this room (off the room list too), then goes to the lobby.
     pub fn leave(&self) {
-        #[cfg(feature = "hydrate")]
-        crate::client::socket::leave(*self);
+        ask(|connection| connection.leave(*self));
     }
 
     /// Tries to connect now, skipping the wait of a scheduled reconnect.

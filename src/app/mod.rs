@@ -4,6 +4,7 @@ mod account;
 pub mod api;
 pub mod chat;
 mod composer;
+pub mod connection;
 mod message_list;
 mod name_picker;
 mod notices;

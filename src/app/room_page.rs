@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::account::AccountPanel;
 use crate::app::composer::Composer;
+use crate::app::connection::ask;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;
 use crate::app::notices::Notices;
@@ -63,20 +64,18 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
     provide_context(chat);
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
+        ask(|connection| {
             chat.utc_offset_minutes
-                .set(Some(crate::client::utc_offset_minutes()));
-            crate::client::socket::restore_outbox(chat);
-        }
+                .set(Some(connection.utc_offset_minutes()));
+            connection.restore_outbox(chat);
+        });
         chat.connect();
     });
     // Keep the outbox in browser storage as it changes (the first run has nothing new).
     Effect::new(move |previous: Option<()>| {
         chat.pending.track();
-        #[cfg(feature = "hydrate")]
         if previous.is_some() {
-            crate::client::socket::persist_outbox(chat);
+            ask(|connection| connection.persist_outbox(chat));
         }
         let _ = previous;
     });

@@ -31,7 +31,6 @@ use crate::server::hub::mailbox::{
     ConnectionId, Delivery, Frame, Offer, RoomId, Subscriber, Wake, TO_CONNECTION, UNSEQUENCED,
 };
 
-
 pub struct Hub {
     rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
     /// The number the next new room gets; rooms are never removed, so numbers are not reused.

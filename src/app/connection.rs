@@ -1,0 +1,54 @@
+//! What the page asks of its connection, as a trait the page owns.
+//!
+//! The page's state ([`Chat`]) and its components never name the browser's socket code: they
+//! ask through [`ChatConnection`], which `src/client/` implements and `hydrate()` (src/lib.rs)
+//! installs before the page hydrates. Data then flows one way: the client reads the socket
+//! and writes `Chat`'s signals; the page only reads them and asks. During server rendering
+//! nothing is installed, and asking does nothing.
+
+use std::cell::OnceCell;
+
+use crate::app::chat::Chat;
+
+/// The browser's connection, as the page sees it.
+pub trait ChatConnection {
+    /// Opens the socket (if not open) and keeps it open.
+    fn connect(&self, chat: Chat);
+    /// Closes the socket and keeps it closed.
+    fn disconnect(&self, chat: Chat);
+    /// Queues `text` in the outbox for the current room and sends it when the socket is open.
+    fn send(&self, chat: Chat, text: &str);
+    /// The person is typing in the current room.
+    fn typing(&self, chat: Chat);
+    /// Opens the DM with `user_id`, then goes there.
+    fn open_dm(&self, chat: Chat, user_id: String);
+    /// Leaves the current room, then goes to the lobby.
+    fn leave(&self, chat: Chat);
+    /// Puts back what the outbox held when the page was last open.
+    fn restore_outbox(&self, chat: Chat);
+    /// Keeps the outbox in browser storage.
+    fn persist_outbox(&self, chat: Chat);
+    /// The reader's offset from UTC in minutes (east positive), for times in their zone.
+    fn utc_offset_minutes(&self) -> i32;
+}
+
+thread_local! {
+    /// The one connection of this page; the browser runs the page on one thread.
+    static INSTALLED: OnceCell<Box<dyn ChatConnection>> = const { OnceCell::new() };
+}
+
+/// Makes `connection` the page's connection; the first one installed stays.
+pub fn install(connection: Box<dyn ChatConnection>) {
+    INSTALLED.with(|installed| {
+        let _ = installed.set(connection);
+    });
+}
+
+/// Runs `ask` with the page's connection, if one is installed (in the browser).
+pub fn ask(ask: impl FnOnce(&dyn ChatConnection)) {
+    INSTALLED.with(|installed| {
+        if let Some(connection) = installed.get() {
+            ask(connection.as_ref());
+        }
+    });
+}
