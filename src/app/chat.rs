@@ -1,12 +1,11 @@
 //! The page's view of one chat room: reactive signals the components read, fed by the socket.
 //!
 //! Components only read these signals and call [`Chat::send`], [`Chat::connect`] and
-//! [`Chat::disconnect`]; the browser-only socket code (`crate::client`) writes them, and
-//! the page asks it for what it wants through [`crate::app::connection`].
+//! [`Chat::disconnect`]; the browser-only socket code (`crate::client`) writes them. What
+//! the page asks of the connection is in [`crate::app::connection`].
 
 use leptos::prelude::*;
 
-use crate::app::connection::ask;
 use crate::protocol::{ChatMessage, HistoryPage, RoomEntry, User};
 
 /// WebSocket readyState values, as the browser reports them.
@@ -305,58 +304,6 @@ impl Chat {
     pub fn is_mine_untracked(&self, author_id: &str) -> bool {
         self.me
             .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == author_id))
-    }
-
-    /// Opens the socket (if not open) and keeps it open.
-    pub fn connect(&self) {
-        self.wants_connection.set(true);
-        ask(|connection| connection.connect(*self));
-    }
-
-    /// Closes the socket and stays disconnected until [`Chat::connect`].
-    pub fn disconnect(&self) {
-        self.wants_connection.set(false);
-        ask(|connection| connection.disconnect(*self));
-    }
-
-    /// Reconnects so that the server sees a newly chosen identity.
-    pub fn reconnect(&self) {
-        if cfg!(feature = "hydrate") {
-            ask(|connection| connection.disconnect(*self));
-            self.connect();
-        }
-    }
-
-    /// Queues `text` in the outbox (shown as pending at once) and sends it now if the socket
-    /// is open, else after the next reconnect. Returns false, saying why in `notice`, only for
-    /// text the server would refuse, so the composer keeps it.
-    pub fn send(&self, text: &str) -> bool {
-        if let Err(code) = crate::protocol::check_text(text) {
-            self.notice.set(Some(format!("Not sent: {code:?}")));
-            return false;
-        }
-        ask(|connection| connection.send(*self, text));
-        cfg!(feature = "hydrate")
-    }
-
-    /// The person is typing here (sent at most every few seconds).
-    pub fn typing(&self) {
-        ask(|connection| connection.typing(*self));
-    }
-
-    /// Opens the direct-message room with `user_id`, then goes there.
-    pub fn open_dm(&self, user_id: String) {
-        ask(|connection| connection.open_dm(*self, user_id));
-    }
-
-    /// Leaves this room (off the room list too), then goes to the lobby.
-    pub fn leave(&self) {
-        ask(|connection| connection.leave(*self));
-    }
-
-    /// Tries to connect now, skipping the wait of a scheduled reconnect.
-    pub fn retry_now(&self) {
-        self.connect();
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::cell::OnceCell;
 
+use leptos::prelude::Set;
+
 use crate::app::chat::Chat;
 
 /// The browser's connection, as the page sees it.
@@ -51,4 +53,59 @@ pub fn ask(ask: impl FnOnce(&dyn ChatConnection)) {
             ask(connection.as_ref());
         }
     });
+}
+
+/// What the page asks, on its state: the connection does it.
+impl Chat {
+    /// Opens the socket (if not open) and keeps it open.
+    pub fn connect(&self) {
+        self.wants_connection.set(true);
+        ask(|connection| connection.connect(*self));
+    }
+
+    /// Closes the socket and stays disconnected until [`Chat::connect`].
+    pub fn disconnect(&self) {
+        self.wants_connection.set(false);
+        ask(|connection| connection.disconnect(*self));
+    }
+
+    /// Reconnects so that the server sees a newly chosen identity.
+    pub fn reconnect(&self) {
+        if cfg!(feature = "hydrate") {
+            ask(|connection| connection.disconnect(*self));
+            self.connect();
+        }
+    }
+
+    /// Queues `text` in the outbox (shown as pending at once) and sends it now if the socket
+    /// is open, else after the next reconnect. Returns false, saying why in `notice`, only for
+    /// text the server would refuse, so the composer keeps it.
+    pub fn send(&self, text: &str) -> bool {
+        if let Err(code) = crate::protocol::check_text(text) {
+            self.notice.set(Some(format!("Not sent: {code:?}")));
+            return false;
+        }
+        ask(|connection| connection.send(*self, text));
+        cfg!(feature = "hydrate")
+    }
+
+    /// The person is typing here (sent at most every few seconds).
+    pub fn typing(&self) {
+        ask(|connection| connection.typing(*self));
+    }
+
+    /// Opens the direct-message room with `user_id`, then goes there.
+    pub fn open_dm(&self, user_id: String) {
+        ask(|connection| connection.open_dm(*self, user_id));
+    }
+
+    /// Leaves this room (off the room list too), then goes to the lobby.
+    pub fn leave(&self) {
+        ask(|connection| connection.leave(*self));
+    }
+
+    /// Tries to connect now, skipping the wait of a scheduled reconnect.
+    pub fn retry_now(&self) {
+        self.connect();
+    }
 }

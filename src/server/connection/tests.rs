@@ -76,6 +76,10 @@ impl ChatSocket for MemorySocket {
     }
 }
 
+/// Longest wait for the task's next frame: a task that never sends what a test awaits fails
+/// the test instead of hanging it.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The test's end of one connection.
 struct Client {
     to_server: mpsc::Sender<Message>,
@@ -83,6 +87,12 @@ struct Client {
 }
 
 impl Client {
+    async fn recv(&mut self) -> Option<Message> {
+        tokio::time::timeout(PATIENCE, self.from_server.recv())
+            .await
+            .expect("the connection task sent nothing more in time")
+    }
+
     async fn send(&self, json: &str) {
         self.to_server
             .send(Message::Text(Utf8Bytes::from(json.to_owned())))
@@ -94,7 +104,7 @@ impl Client {
     /// which no test here is about).
     async fn frame(&mut self) -> ServerFrame {
         loop {
-            match self.from_server.recv().await {
+            match self.recv().await {
                 Some(Message::Text(text)) => {
                     match serde_json::from_str(text.as_str()).expect("a server frame") {
                         ServerFrame::Presence { .. } => continue,
@@ -110,7 +120,7 @@ impl Client {
     /// The code of the close frame that ends the connection, past every other frame.
     async fn close_code(&mut self) -> u16 {
         loop {
-            match self.from_server.recv().await {
+            match self.recv().await {
                 Some(Message::Close(Some(frame))) => return frame.code.into(),
                 Some(_) => continue,
                 None => panic!("the connection ended without a close frame"),

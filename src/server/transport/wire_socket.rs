@@ -280,23 +280,21 @@ impl Sink<Message> for WireSocket {
 mod tests {
     use super::*;
 
-    /// Frames of which those from `unsent` on are still to write, as the hub's deliveries.
-    struct Delivery {
-        frames: Vec<EncodedFrame>,
-        unsent: usize,
-    }
+    /// Frames, and the index of the first still to write: the hub's deliveries as this
+    /// module sees them.
+    type Delivery = (Vec<EncodedFrame>, usize);
 
     impl EncodedBatch for Delivery {
         fn unsent(&self) -> usize {
-            self.unsent
+            self.1
         }
 
         fn frame_count(&self) -> usize {
-            self.frames.len()
+            self.0.len()
         }
 
         fn frame(&self, index: usize) -> &EncodedFrame {
-            &self.frames[index]
+            &self.0[index]
         }
     }
 
@@ -348,10 +346,7 @@ mod tests {
     }
 
     fn delivery(texts: &[&str], unsent: usize) -> Delivery {
-        Delivery {
-            frames: texts.iter().map(EncodedFrame::text).collect(),
-            unsent,
-        }
+        (texts.iter().map(EncodedFrame::text).collect(), unsent)
     }
 
     fn wire_of(texts: &[&str]) -> Vec<u8> {
