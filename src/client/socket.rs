@@ -63,33 +63,79 @@ impl Drop for Link {
     }
 }
 
-thread_local! {
-    static STARTED: Cell<bool> = const { Cell::new(false) };
-    static LINK: RefCell<Option<Link>> = const { RefCell::new(None) };
-    static GENERATION: Cell<u64> = const { Cell::new(0) };
-    static BACKOFF: RefCell<Backoff> = RefCell::new(Backoff::default());
-    static RECONNECT_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
-    static STABLE_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+/// Everything the page's one connection tracks between the browser's callbacks (socket
+/// events, timers): the socket, where reconnecting stands, the watchdog, and what was last
+/// sent or seen. Each part is its own cell, borrowed only for the moment it is read or
+/// written, so a callback that runs while another part is in use never finds it taken.
+struct Connection {
+    /// Whether the watchdog and the browser's online/visibility listeners are running.
+    started: Cell<bool>,
+    link: RefCell<Option<Link>>,
+    /// Counts sockets opened; callbacks of an older socket see a newer number and stand down.
+    generation: Cell<u64>,
+    backoff: RefCell<Backoff>,
+    reconnect_timer: Cell<Option<TimeoutHandle>>,
+    stable_timer: Cell<Option<TimeoutHandle>>,
     /// When (Date.now() ms) the scheduled reconnect fires.
-    static RETRY_AT: Cell<Option<f64>> = const { Cell::new(None) };
+    retry_at: Cell<Option<f64>>,
     /// When the current socket last received anything.
-    static LAST_HEARD: Cell<f64> = const { Cell::new(0.0) };
+    last_heard: Cell<f64>,
     /// Silence after which the socket counts as dead: the server's interval plus timeout.
-    static SILENCE_LIMIT_MS: Cell<f64> = const { Cell::new(DEFAULT_SILENCE_MS) };
-    static TICKS: Cell<u32> = const { Cell::new(0) };
+    silence_limit_ms: Cell<f64>,
+    ticks: Cell<u32>,
     /// The last seq known of each other room, to count what arrives there as unread.
-    static HEADS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    heads: RefCell<HashMap<String, u64>>,
     /// A `read` frame is due.
-    static READ_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+    read_timer: Cell<Option<TimeoutHandle>>,
     /// When this page last said the person is typing.
-    static TYPING_SENT_AT: Cell<f64> = const { Cell::new(0.0) };
+    typing_sent_at: Cell<f64>,
+}
+
+thread_local! {
+    /// The page's connection. The page runs on the browser's one thread; the connection lives
+    /// as long as the page, so it is leaked once and every callback reaches it directly.
+    static CONNECTION: &'static Connection = Box::leak(Box::new(Connection {
+        started: Cell::new(false),
+        link: RefCell::new(None),
+        generation: Cell::new(0),
+        backoff: RefCell::new(Backoff::default()),
+        reconnect_timer: Cell::new(None),
+        stable_timer: Cell::new(None),
+        retry_at: Cell::new(None),
+        last_heard: Cell::new(0.0),
+        silence_limit_ms: Cell::new(DEFAULT_SILENCE_MS),
+        ticks: Cell::new(0),
+        heads: RefCell::new(HashMap::new()),
+        read_timer: Cell::new(None),
+        typing_sent_at: Cell::new(0.0),
+    }));
+}
+
+fn connection() -> &'static Connection {
+    CONNECTION.with(|connection| *connection)
+}
+
+/// `LocalKey`'s borrow-for-a-closure, on a plain `RefCell`.
+trait BorrowFor<T> {
+    fn with_borrow<R>(&self, f: impl FnOnce(&T) -> R) -> R;
+    fn with_borrow_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R;
+}
+
+impl<T> BorrowFor<T> for RefCell<T> {
+    fn with_borrow<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.borrow())
+    }
+
+    fn with_borrow_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
 }
 
 /// Opens a socket unless one is already connecting or open.
 pub fn connect(chat: Chat) {
     start_watching(chat);
     cancel_reconnect(chat);
-    let alive = LINK.with_borrow(|link| {
+    let alive = connection().link.with_borrow(|link| {
         link.as_ref()
             .is_some_and(|l| l.socket.ready_state() <= ready_state::OPEN)
     });
@@ -97,7 +143,7 @@ pub fn connect(chat: Chat) {
         return;
     }
     match open(chat) {
-        Ok(link) => LINK.set(Some(link)),
+        Ok(link) => drop(connection().link.replace(Some(link))),
         Err(err) => {
             leptos::logging::warn!("cannot open the chat socket: {err:?}");
             chat.ready_state.set(ready_state::CLOSED);
@@ -109,7 +155,7 @@ pub fn connect(chat: Chat) {
 /// Starts a clean close (code 1000). The close event then reports CLOSED.
 pub fn disconnect(chat: Chat) {
     cancel_reconnect(chat);
-    LINK.with_borrow(|link| {
+    connection().link.with_borrow(|link| {
         if let Some(link) = link {
             if link.socket.ready_state() <= ready_state::OPEN {
                 let _ = link
@@ -138,7 +184,7 @@ fn send_frame(frame: &ClientFrame) -> bool {
     let Ok(json) = serde_json::to_string(frame) else {
         return false;
     };
-    LINK.with_borrow(|link| {
+    connection().link.with_borrow(|link| {
         link.as_ref().is_some_and(|l| {
             l.socket.ready_state() == ready_state::OPEN && l.socket.send_with_str(&json).is_ok()
         })
@@ -148,13 +194,13 @@ fn send_frame(frame: &ClientFrame) -> bool {
 /// Says the person is typing, at most every [`TYPING_EVERY_MS`].
 pub fn typing(chat: Chat) {
     let now = now_ms();
-    if now - TYPING_SENT_AT.get() < TYPING_EVERY_MS as f64 {
+    if now - connection().typing_sent_at.get() < TYPING_EVERY_MS as f64 {
         return;
     }
     if send_frame(&ClientFrame::Typing {
         room: chat.room.with_value(Clone::clone),
     }) {
-        TYPING_SENT_AT.set(now);
+        connection().typing_sent_at.set(now);
     }
 }
 
@@ -196,7 +242,7 @@ fn join_and_retry(chat: Chat) {
             .filter(|name| *name != active)
             .collect::<Vec<_>>()
     });
-    join_paced(others, GENERATION.get());
+    join_paced(others, connection().generation.get());
     resend_unacknowledged(chat);
 }
 
@@ -206,7 +252,7 @@ fn join_and_retry(chat: Chat) {
 fn join_paced(mut rooms: Vec<String>, generation: u64) {
     const AT_ONCE: usize = 5;
     const PAUSE: Duration = Duration::from_millis(600);
-    if GENERATION.get() != generation || rooms.is_empty() {
+    if connection().generation.get() != generation || rooms.is_empty() {
         return;
     }
     let later = rooms.split_off(rooms.len().min(AT_ONCE));
@@ -235,19 +281,19 @@ fn reload_latest(chat: Chat) {
 }
 
 fn open(chat: Chat) -> Result<Link, JsValue> {
-    let generation = GENERATION.get() + 1;
-    GENERATION.set(generation);
-    let is_current = move || GENERATION.get() == generation;
+    let generation = connection().generation.get() + 1;
+    connection().generation.set(generation);
+    let is_current = move || connection().generation.get() == generation;
 
     let socket = WebSocket::new(&socket_url()?)?;
     chat.ready_state.set(socket.ready_state());
-    LAST_HEARD.set(now_ms());
+    connection().last_heard.set(now_ms());
 
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_| {
         if is_current() {
             chat.ready_state.set(ready_state::OPEN);
             chat.notice.set(None);
-            LAST_HEARD.set(now_ms());
+            connection().last_heard.set(now_ms());
             join_and_retry(chat);
             send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
             schedule_backoff_reset(generation);
@@ -255,7 +301,7 @@ fn open(chat: Chat) -> Result<Link, JsValue> {
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         if let (true, Some(text)) = (is_current(), event.data().as_string()) {
-            LAST_HEARD.set(now_ms());
+            connection().last_heard.set(now_ms());
             handle_frame(chat, &text);
         }
     });
@@ -313,7 +359,9 @@ fn handle_frame(chat: Chat, text: &str) {
         Ok(ServerFrame::Message(message)) if !here(&message.room) => {
             // One's own message, sent from another tab, is read already.
             if chat.is_mine_untracked(&message.user.id) {
-                HEADS.with_borrow_mut(|heads| heads.insert(message.room.clone(), message.seq));
+                connection()
+                    .heads
+                    .with_borrow_mut(|heads| heads.insert(message.room.clone(), message.seq));
             } else {
                 note_head(chat, &message.room, message.seq);
             }
@@ -347,7 +395,7 @@ fn handle_frame(chat: Chat, text: &str) {
         }
         Ok(ServerFrame::RoomAdded { room }) => {
             let name = room.name.clone();
-            HEADS.with_borrow_mut(|heads| {
+            connection().heads.with_borrow_mut(|heads| {
                 heads.entry(name.clone()).or_insert(room.head);
             });
             let asked = room.with.as_ref().map(|w| w.id.clone());
@@ -371,7 +419,9 @@ fn handle_frame(chat: Chat, text: &str) {
         Ok(ServerFrame::Welcome {
             user, heartbeat, ..
         }) => {
-            SILENCE_LIMIT_MS.set((heartbeat.interval_ms + heartbeat.timeout_ms) as f64);
+            connection()
+                .silence_limit_ms
+                .set((heartbeat.interval_ms + heartbeat.timeout_ms) as f64);
             if !chat.named.get_untracked() {
                 chat.me.set(Some(user));
             }
@@ -420,7 +470,7 @@ fn note_head(chat: Chat, room: &str, head: u64) {
     let rendered = chat
         .rooms
         .with_untracked(|rooms| rooms.iter().find(|r| r.name == room).map(|r| r.head));
-    let previous = HEADS.with_borrow_mut(|heads| {
+    let previous = connection().heads.with_borrow_mut(|heads| {
         let known = heads
             .entry(room.to_owned())
             .or_insert(rendered.unwrap_or(head));
@@ -445,12 +495,12 @@ fn resend_unacknowledged(chat: Chat) {
 /// Tells the server, soon, that the person has read the open room up to its last message
 /// (only while the page is visible: a background tab has not been read).
 fn schedule_read(chat: Chat) {
-    if let Some(handle) = READ_TIMER.take() {
-        READ_TIMER.set(Some(handle));
+    if let Some(handle) = connection().read_timer.take() {
+        connection().read_timer.set(Some(handle));
         return;
     }
     let send_read = move || {
-        READ_TIMER.set(None);
+        connection().read_timer.set(None);
         let visible = web_sys::window()
             .and_then(|w| w.document())
             .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
@@ -462,7 +512,7 @@ fn schedule_read(chat: Chat) {
         }
     };
     if let Ok(handle) = set_timeout_with_handle(send_read, READ_AFTER) {
-        READ_TIMER.set(Some(handle));
+        connection().read_timer.set(Some(handle));
     }
 }
 
@@ -475,7 +525,7 @@ pub fn go_to_room(room: &str) {
 
 /// Once per page: the network and visibility listeners, and the one-second tick.
 fn start_watching(chat: Chat) {
-    if STARTED.replace(true) {
+    if connection().started.replace(true) {
         return;
     }
     let Some(window) = web_sys::window() else {
@@ -513,11 +563,11 @@ fn start_watching(chat: Chat) {
 /// Every second: declare a silent socket dead, ping for round-trip time, and refresh the
 /// countdown and buffered bytes shown to the person.
 fn tick(chat: Chat) {
-    let ticks = TICKS.get().wrapping_add(1);
-    TICKS.set(ticks);
+    let ticks = connection().ticks.get().wrapping_add(1);
+    connection().ticks.set(ticks);
     let state = chat.ready_state.get_untracked();
     if state == ready_state::OPEN {
-        if now_ms() - LAST_HEARD.get() > SILENCE_LIMIT_MS.get() {
+        if now_ms() - connection().last_heard.get() > connection().silence_limit_ms.get() {
             leptos::logging::warn!("no traffic from the server for too long; reconnecting");
             abandon(chat);
             return;
@@ -526,7 +576,9 @@ fn tick(chat: Chat) {
             send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
         }
     }
-    let buffered = LINK.with_borrow(|link| link.as_ref().map_or(0, |l| l.socket.buffered_amount()));
+    let buffered = connection()
+        .link
+        .with_borrow(|link| link.as_ref().map_or(0, |l| l.socket.buffered_amount()));
     if chat.buffered_bytes.get_untracked() != buffered {
         chat.buffered_bytes.set(buffered);
     }
@@ -535,7 +587,8 @@ fn tick(chat: Chat) {
 }
 
 fn show_countdown(chat: Chat) {
-    let seconds = RETRY_AT
+    let seconds = connection()
+        .retry_at
         .get()
         .map(|at| ((at - now_ms()).max(0.0) / 1000.0).ceil() as u32);
     if chat.retry_in_secs.get_untracked() != seconds {
@@ -546,8 +599,10 @@ fn show_countdown(chat: Chat) {
 /// Gives up on the current socket without waiting for a close handshake that cannot
 /// complete: its later events are ignored, and a reconnect is scheduled.
 fn abandon(chat: Chat) {
-    GENERATION.set(GENERATION.get() + 1);
-    LINK.with_borrow(|link| {
+    connection()
+        .generation
+        .set(connection().generation.get() + 1);
+    connection().link.with_borrow(|link| {
         if let Some(link) = link {
             let _ = link.socket.close();
         }
@@ -562,12 +617,17 @@ fn abandon(chat: Chat) {
 /// Schedules the next attempt: after `asked`, or the next backoff delay.
 fn schedule_reconnect(chat: Chat, asked: Option<Duration>) {
     cancel_reconnect(chat);
-    let delay =
-        asked.unwrap_or_else(|| BACKOFF.with_borrow_mut(|b| b.next_delay(js_sys::Math::random())));
+    let delay = asked.unwrap_or_else(|| {
+        connection()
+            .backoff
+            .with_borrow_mut(|b| b.next_delay(js_sys::Math::random()))
+    });
     match set_timeout_with_handle(move || connect(chat), delay) {
         Ok(handle) => {
-            RECONNECT_TIMER.set(Some(handle));
-            RETRY_AT.set(Some(now_ms() + delay.as_secs_f64() * 1000.0));
+            connection().reconnect_timer.set(Some(handle));
+            connection()
+                .retry_at
+                .set(Some(now_ms() + delay.as_secs_f64() * 1000.0));
         }
         Err(err) => leptos::logging::warn!("cannot schedule a reconnect: {err:?}"),
     }
@@ -575,25 +635,25 @@ fn schedule_reconnect(chat: Chat, asked: Option<Duration>) {
 }
 
 fn cancel_reconnect(chat: Chat) {
-    if let Some(handle) = RECONNECT_TIMER.take() {
+    if let Some(handle) = connection().reconnect_timer.take() {
         handle.clear();
     }
-    RETRY_AT.set(None);
+    connection().retry_at.set(None);
     show_countdown(chat);
 }
 
 /// A connection that stays up for a while resets the backoff; one that drops at once does not.
 fn schedule_backoff_reset(generation: u64) {
-    if let Some(handle) = STABLE_TIMER.take() {
+    if let Some(handle) = connection().stable_timer.take() {
         handle.clear();
     }
     let reset = move || {
-        if GENERATION.get() == generation {
-            BACKOFF.with_borrow_mut(Backoff::reset);
+        if connection().generation.get() == generation {
+            connection().backoff.with_borrow_mut(Backoff::reset);
         }
     };
     if let Ok(handle) = set_timeout_with_handle(reset, STABLE_AFTER) {
-        STABLE_TIMER.set(Some(handle));
+        connection().stable_timer.set(Some(handle));
     }
 }
 
