@@ -80,11 +80,13 @@ pub(crate) mod server_side {
     use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
-    use super::{RoomSnapshot, Viewer};
-    use crate::protocol::{HistoryPage, RoomEntry, RoomKind};
-    use crate::server::auth::{Identity, IdentityKind};
+    use super::RoomSnapshot;
+    use crate::protocol::HistoryPage;
+    use crate::server::auth::Identity;
     use crate::server::hub::mailbox::Stop;
-    use crate::server::{http::history_api, AppState};
+    use crate::server::rooms::access::{self, ReadDenied};
+    use crate::server::rooms::snapshot;
+    use crate::server::AppState;
 
     /// The server's state and the requesting person's identity, from Leptos context.
     pub async fn state_and_viewer() -> Result<(AppState, Option<Identity>), ServerFnError> {
@@ -147,69 +149,35 @@ pub(crate) mod server_side {
         }
     }
 
+    /// A refused read, with the status that says why.
+    impl From<ReadDenied> for Refusal {
+        fn from(denied: ReadDenied) -> Self {
+            let status = match &denied {
+                ReadDenied::NotARoom(_) => StatusCode::NOT_FOUND,
+                ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
+                ReadDenied::Private(_) => StatusCode::FORBIDDEN,
+                ReadDenied::Store(err) => return Refusal::internal(err),
+            };
+            Refusal::new(status, denied.to_string())
+        }
+    }
+
     /// The one read check ([`crate::server::rooms::access`]), answered with its status.
     pub async fn authorize_read(
         state: &AppState,
         room: &str,
         viewer: Option<&Identity>,
     ) -> Result<(), Refusal> {
-        use crate::server::rooms::access::{self, ReadDenied};
-        access::authorize_read(&state.auth, &state.directory, room, viewer)
-            .await
-            .map_err(|denied| {
-                let status = match &denied {
-                    ReadDenied::NotARoom(_) => StatusCode::NOT_FOUND,
-                    ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
-                    ReadDenied::Private(_) => StatusCode::FORBIDDEN,
-                    ReadDenied::Store(err) => return Refusal::internal(err),
-                };
-                Refusal::new(status, denied.to_string())
-            })
+        Ok(access::authorize_read(&state.auth, &state.directory, room, viewer).await?)
     }
 
-    /// Everything the room page shows, for `identity` (None: an anonymous visitor).
+    /// Everything the room page shows ([`snapshot::room_snapshot`]), or why not.
     pub async fn room_snapshot(
         state: &AppState,
         identity: Option<Identity>,
         room: &str,
     ) -> Result<RoomSnapshot, Refusal> {
-        authorize_read(state, room, identity.as_ref()).await?;
-        let history = history(state, room, None).await?;
-        let hub = state.hub.clone();
-        let rooms = match &identity {
-            Some(identity) => state
-                .directory
-                .room_list(&identity.user, |name| hub.head(name))
-                .await
-                .map_err(Refusal::internal)?,
-            None => Vec::new(),
-        };
-        let current = rooms
-            .iter()
-            .find(|entry| entry.name == room)
-            .cloned()
-            .unwrap_or_else(|| RoomEntry {
-                name: room.to_owned(),
-                kind: if crate::protocol::is_dm_room(room) {
-                    RoomKind::Dm
-                } else {
-                    RoomKind::Public
-                },
-                with: None,
-                unread: 0,
-                head: hub.head(room),
-            });
-        Ok(RoomSnapshot {
-            me: identity.map(|identity| Viewer {
-                account: identity.kind == IdentityKind::Account,
-                user: identity.user,
-            }),
-            room: current,
-            history,
-            rooms,
-            guests_allowed: state.auth.allow_guests,
-            accounts_allowed: state.auth.allow_accounts,
-        })
+        Ok(snapshot::room_snapshot(state, identity, room).await?)
     }
 
     pub async fn logout() -> Result<(), ServerFnError> {
@@ -234,14 +202,7 @@ pub(crate) mod server_side {
         room: &str,
         before: Option<u64>,
     ) -> Result<HistoryPage, Refusal> {
-        if !state.hub.has_room(room) {
-            return Ok(HistoryPage {
-                room: room.to_owned(),
-                messages: Vec::new(),
-                has_more: false,
-            });
-        }
-        history_api::page(state.store.as_ref(), room, before, super::PAGE_SIZE)
+        snapshot::history_page(state, room, before)
             .await
             .map_err(Refusal::internal)
     }
