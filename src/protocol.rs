@@ -456,3 +456,32 @@ mod tests {
         assert_eq!(normalize_name(&"x".repeat(MAX_NAME_CHARS + 1)), None);
     }
 }
+
+/// Messages on the first page a room renders, per "Load older", and per page of the history
+/// API when the request does not say.
+pub const PAGE_SIZE: u32 = 50;
+
+/// What the room page needs to render before any socket is open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSnapshot {
+    /// The person viewing, if they have a session (a guest who picked a name, or an account).
+    pub me: Option<Viewer>,
+    /// This room as it appears in the room list.
+    pub room: RoomEntry,
+    /// The latest page of history. The page joins the socket from its last seq, so nothing
+    /// sent between rendering and connecting is missed.
+    pub history: HistoryPage,
+    /// The viewer's rooms (the lobby at least), with unread counts.
+    pub rooms: Vec<RoomEntry>,
+    /// What this server lets people do.
+    pub guests_allowed: bool,
+    pub accounts_allowed: bool,
+}
+
+/// The person viewing a page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user: User,
+    /// True for an account, false for a guest.
+    pub account: bool,
+}

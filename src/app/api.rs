@@ -1,37 +1,7 @@
 //! Server functions: called directly during server rendering, over HTTP from the browser.
 
+use crate::protocol::{HistoryPage, User};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-use crate::protocol::{HistoryPage, RoomEntry, User};
-
-/// Messages on the first page the room renders, and per "Load older".
-pub const PAGE_SIZE: u32 = 50;
-
-/// What the room page needs to render before any socket is open.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomSnapshot {
-    /// The person viewing, if they have a session (a guest who picked a name, or an account).
-    pub me: Option<Viewer>,
-    /// This room as it appears in the room list.
-    pub room: RoomEntry,
-    /// The latest page of history. The page joins the socket from its last seq, so nothing
-    /// sent between rendering and connecting is missed.
-    pub history: HistoryPage,
-    /// The viewer's rooms (the lobby at least), with unread counts.
-    pub rooms: Vec<RoomEntry>,
-    /// What this server lets people do.
-    pub guests_allowed: bool,
-    pub accounts_allowed: bool,
-}
-
-/// The person viewing a page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Viewer {
-    pub user: User,
-    /// True for an account, false for a guest.
-    pub account: bool,
-}
 
 /// The page of history just before seq `before`.
 #[server(endpoint = "load_older")]
@@ -80,8 +50,7 @@ pub(crate) mod server_side {
     use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
-    use super::RoomSnapshot;
-    use crate::protocol::HistoryPage;
+    use crate::protocol::{HistoryPage, RoomSnapshot};
     use crate::server::auth::Identity;
     use crate::server::hub::mailbox::Stop;
     use crate::server::rooms::access::{self, ReadDenied};
@@ -152,13 +121,10 @@ pub(crate) mod server_side {
     /// A refused read, with the status that says why.
     impl From<ReadDenied> for Refusal {
         fn from(denied: ReadDenied) -> Self {
-            let status = match &denied {
-                ReadDenied::NotARoom(_) => StatusCode::NOT_FOUND,
-                ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
-                ReadDenied::Private(_) => StatusCode::FORBIDDEN,
-                ReadDenied::Store(err) => return Refusal::internal(err),
-            };
-            Refusal::new(status, denied.to_string())
+            match denied {
+                ReadDenied::Store(err) => Refusal::internal(err),
+                denied => Refusal::new(denied.status(), denied.to_string()),
+            }
         }
     }
 

@@ -14,7 +14,8 @@ pub mod room_page;
 mod status;
 mod typing_indicator;
 
-pub use api::{ChooseName, RoomSnapshot};
+pub use crate::protocol::RoomSnapshot;
+pub use api::ChooseName;
 pub use chat::Chat;
 
 use leptos::prelude::*;

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{ChatMessage, User};
+use crate::protocol::User;
 use crate::server::broker::Broker;
 use crate::server::hub::fanout::Hub;
 use crate::server::hub::mailbox::{ConnectionId, Stop};
 use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::store::Appended;
 
 pub struct LocalBroker {
     hub: Arc<Hub>,
@@ -22,8 +23,9 @@ impl LocalBroker {
 }
 
 impl Broker for LocalBroker {
-    fn publish_stored(&self, messages: &[&ChatMessage], answered: &[ConnectionId]) -> usize {
-        self.hub.publish_all(messages.iter().copied(), answered)
+    fn publish_stored(&self, batch: &[Appended], answered: &[ConnectionId]) -> usize {
+        self.hub
+            .publish_all(batch.iter().filter_map(Appended::stored), answered)
     }
 
     fn send_to_people(&self, frame: &str, user_id: Option<&str>) -> usize {

@@ -15,17 +15,19 @@ mod local;
 
 pub use local::LocalBroker;
 
-use crate::protocol::{ChatMessage, User};
+use crate::protocol::User;
 use crate::server::hub::mailbox::{ConnectionId, Stop};
+use crate::server::store::Appended;
 
 /// Carries frames to every connection they are for. Calls never wait on a connection: like
 /// the hub, a broker queues and returns.
 pub trait Broker: Send + Sync + 'static {
-    /// Publishes a committed batch of stored messages, each room's in seq order, to every
-    /// member of their rooms. `answered` (sorted) are the local connections whose sends are
+    /// Publishes a committed batch (the committer's outcomes, each room's in seq order) to
+    /// every member of their rooms; retries already stored (`Duplicate`) were published the
+    /// first time and are skipped. `answered` (sorted) are the local connections whose sends are
     /// answered right after (their own copies need no wake-up of their own). Returns how many
     /// of this node's member queues took a batch, which paces the next commit.
-    fn publish_stored(&self, messages: &[&ChatMessage], answered: &[ConnectionId]) -> usize;
+    fn publish_stored(&self, batch: &[Appended], answered: &[ConnectionId]) -> usize;
 
     /// Queues a JSON frame for every connection of the person `user_id`, or of everyone when
     /// `None`. Returns how many connections of this node took it.

@@ -249,15 +249,7 @@ async fn publish_loop(
         replies,
     }) = committed.recv().await
     {
-        // Retries of stored messages (`Duplicate`) were published the first time.
-        let stored: Vec<_> = outcomes
-            .iter()
-            .filter_map(|outcome| match outcome {
-                Appended::Stored(message) => Some(message),
-                Appended::Duplicate(_) => None,
-            })
-            .collect();
-        pacing.record(broker.publish_stored(&stored, &answered));
+        pacing.record(broker.publish_stored(&outcomes, &answered));
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
         }

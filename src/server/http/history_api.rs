@@ -6,13 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, PAGE_SIZE};
 use crate::server::rooms::access::{self, ReadDenied};
 use crate::server::state::AppState;
 use crate::server::store::Store;
 
-/// Messages per page when the request does not say.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page served; larger requests are refused rather than silently cut.
 pub const MAX_PAGE_SIZE: u32 = 200;
 
@@ -51,7 +49,7 @@ pub async fn messages(
         }
     };
     let limit = match query.limit.as_deref().map(str::parse::<u32>) {
-        None => DEFAULT_PAGE_SIZE,
+        None => PAGE_SIZE,
         Some(Ok(limit)) if (1..=MAX_PAGE_SIZE).contains(&limit) => limit,
         Some(_) => {
             return error(
@@ -75,13 +73,12 @@ pub async fn messages(
 /// allowed, 403 for a DM that is not theirs, 404 for what cannot be a room.
 async fn authorize_read(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), Response> {
     let refused = |denied: ReadDenied| {
-        let (status, code) = match &denied {
-            ReadDenied::NotARoom(_) => (StatusCode::NOT_FOUND, ErrorCode::UnknownRoom),
-            ReadDenied::LogInFirst => (StatusCode::UNAUTHORIZED, ErrorCode::Forbidden),
-            ReadDenied::Private(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
-            ReadDenied::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::StoreUnavailable),
+        let code = match &denied {
+            ReadDenied::NotARoom(_) => ErrorCode::UnknownRoom,
+            ReadDenied::LogInFirst | ReadDenied::Private(_) => ErrorCode::Forbidden,
+            ReadDenied::Store(_) => ErrorCode::StoreUnavailable,
         };
-        error(status, code, denied.to_string())
+        error(denied.status(), code, denied.to_string())
     };
     let identity = state
         .auth

@@ -1,6 +1,8 @@
 //! The one check of who may read a room, used by the pages, the server functions and the
 //! history API alike; each answers a refusal in its own way (a page, a JSON error).
 
+use axum::http::StatusCode;
+
 use crate::protocol::check_room_name;
 use crate::server::auth::{Auth, Identity};
 use crate::server::rooms::directory::Directory;
@@ -19,6 +21,18 @@ pub enum ReadDenied {
     Private(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ReadDenied {
+    /// The HTTP status that says why, to pages, server functions and the history API alike.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ReadDenied::NotARoom(_) => StatusCode::NOT_FOUND,
+            ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
+            ReadDenied::Private(_) => StatusCode::FORBIDDEN,
+            ReadDenied::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
 }
 
 /// Whether `viewer` (`None`: a visitor without a session) may read `room`.

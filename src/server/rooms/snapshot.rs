@@ -1,8 +1,9 @@
 //! What a room page shows before any socket is open, for one viewer: the room as their list
 //! has it, its latest page of history, and their room list with unread counts.
 
-use crate::app::api::{RoomSnapshot, Viewer, PAGE_SIZE};
-use crate::protocol::{is_dm_room, HistoryPage, RoomEntry, RoomKind};
+use crate::protocol::{
+    is_dm_room, HistoryPage, RoomEntry, RoomKind, RoomSnapshot, Viewer, PAGE_SIZE,
+};
 use crate::server::auth::{Identity, IdentityKind};
 use crate::server::rooms::access::{authorize_read, ReadDenied};
 use crate::server::state::Core;

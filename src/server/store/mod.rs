@@ -59,6 +59,14 @@ pub enum Appended {
 }
 
 impl Appended {
+    /// The message if it was stored now; a retry's copy was published the first time.
+    pub fn stored(&self) -> Option<&ChatMessage> {
+        match self {
+            Appended::Stored(message) => Some(message),
+            Appended::Duplicate(_) => None,
+        }
+    }
+
     pub fn message(&self) -> &ChatMessage {
         match self {
             Appended::Stored(message) | Appended::Duplicate(message) => message,
