@@ -2,21 +2,25 @@
 //!
 //! Everything that fans frames out to more than one connection goes through this trait: a
 //! committed batch to its rooms' members, a frame to one person's connections or to
-//! everyone's, a person's sockets told to stop, someone typing in a room. The hub
+//! everyone's, a person's sockets told to stop, presence (a connection joining or leaving a
+//! room, which tells the others when a person comes online or goes offline), someone typing
+//! in a room. The hub
 //! ([`crate::server::hub`]) is this node's local fan-out; a broker decides which hubs a frame
 //! reaches. With one process that is its own ([`LocalBroker`], the default); a broker that
 //! spans nodes (Redis) implements the same trait and hands what it receives from other nodes
 //! to its local hub.
 //!
-//! Presence is not here yet: each hub counts the connections it holds and announces comings
-//! and goings to them, which is complete only while there is one node.
+//! Reads that fan nothing out (a room's head, whether it exists) stay with the hub.
 
 mod local;
 
 pub use local::LocalBroker;
 
+use std::sync::Arc;
+
 use crate::protocol::User;
-use crate::server::hub::mailbox::{ConnectionId, Stop};
+use crate::server::hub::fanout::Joined;
+use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
 use crate::server::store::Appended;
 
 /// Carries frames to every connection they are for. Calls never wait on a connection: like
@@ -36,6 +40,15 @@ pub trait Broker: Send + Sync + 'static {
     /// Tells every connection of the person `user_id` to close, for `why`. Returns how many
     /// connections of this node were told.
     fn stop_person(&self, user_id: &str, why: Stop) -> usize;
+
+    /// Makes a connection of `user` a member of `room`: it receives every message published
+    /// after the head it is told (and who is online there). If it is the person's first
+    /// connection in the room, the other members are told they came online.
+    fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined;
+
+    /// Takes a connection out of `rooms` (on `leave`, and when it ends); where it was the
+    /// person's last connection, the others are told they went offline.
+    fn leave<'a>(&self, rooms: &mut dyn Iterator<Item = &'a str>, connection: ConnectionId);
 
     /// `user` is typing in `room`: the room's other members are told.
     fn typing(&self, room: &str, user: &User);

@@ -142,7 +142,7 @@ impl ConnectionTask {
             online,
         } = self
             .core
-            .hub
+            .broker
             .join(&room, connection.subscriber.clone(), &self.user);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
         connection.delivered.insert(id, shared_name, head);
@@ -218,7 +218,9 @@ impl ConnectionTask {
     {
         joined(connection, &room)?;
         connection.delivered.remove(&room);
-        self.core.hub.leave([room.as_str()], self.id);
+        self.core
+            .broker
+            .leave(&mut std::iter::once(room.as_str()), self.id);
         if self.session.is_some() {
             self.core
                 .directory

@@ -116,7 +116,9 @@ impl ConnectionTask {
                 let chat = std::pin::pin!(self.chat(&mut socket, &mut mailbox, &mut connection));
                 chat.await
             };
-            self.core.hub.leave(connection.delivered.rooms(), self.id);
+            self.core
+                .broker
+                .leave(&mut connection.delivered.rooms(), self.id);
             self.core.registry.remove(self.id);
             // Frames still queued are dropped with the mailbox: the close code tells the
             // client.
@@ -147,7 +149,7 @@ impl ConnectionTask {
         // by every idle connection.)
         let Joined { id, room, head, .. } =
             self.core
-                .hub
+                .broker
                 .join(LOBBY, connection.subscriber.clone(), &self.user);
         connection.delivered.insert(id, room, head);
         let welcome = ServerFrame::Welcome {
