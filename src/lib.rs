@@ -3,14 +3,16 @@
 //! - [`protocol`]: wire types shared by the server and the browser.
 //! - [`backoff`]: reconnect delays, pure so that they are tested natively.
 //! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
-//! - `client` (feature `hydrate`): the browser's WebSocket connection.
+//! - `client` (feature `hydrate`): the browser's WebSocket connection and its reading of
+//!   server frames.
 //! - `server` (feature `ssr`): axum routes, the connection task and the broadcast hub.
 
 pub mod app;
 pub mod backoff;
 pub mod protocol;
 
-#[cfg(feature = "hydrate")]
+// Native tests cover the browser's reading of server frames (client::frames).
+#[cfg(any(feature = "hydrate", test))]
 pub mod client;
 
 #[cfg(feature = "ssr")]

@@ -1,14 +1,22 @@
-//! Browser-only code (feature `hydrate`).
+//! Browser-only code (feature `hydrate`). [`frames`] touches no browser API, so it is also
+//! built for native tests.
 
+pub mod frames;
+#[cfg(feature = "hydrate")]
 pub mod outbox;
+#[cfg(feature = "hydrate")]
 pub mod socket;
 
+#[cfg(feature = "hydrate")]
 use crate::app::chat::Chat;
+#[cfg(feature = "hydrate")]
 use crate::app::connection::ChatConnection;
 
 /// The page's connection in the browser: the WebSocket of [`socket`] and the outbox.
+#[cfg(feature = "hydrate")]
 pub struct BrowserConnection;
 
+#[cfg(feature = "hydrate")]
 impl ChatConnection for BrowserConnection {
     fn connect(&self, chat: Chat) {
         socket::connect(chat);

@@ -14,11 +14,10 @@
 //!   presence, the others live only, to count what arrives there as unread.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::Duration;
 
 use leptos::prelude::{
-    set_interval_with_handle, set_timeout_with_handle, GetUntracked, Set, TimeoutHandle, Update,
+    set_interval_with_handle, set_timeout_with_handle, GetUntracked, Set, TimeoutHandle,
     WithUntracked, WithValue,
 };
 use wasm_bindgen::prelude::*;
@@ -28,10 +27,9 @@ use crate::app::api::load_older;
 use crate::app::chat::ready_state;
 use crate::app::Chat;
 use crate::backoff::{Backoff, STABLE_AFTER};
+use crate::client::frames::{self, Reaction, RoomHeads};
 use crate::client::outbox;
-use crate::protocol::{
-    close_code, ClientFrame, ErrorCode, ServerFrame, TYPING_EVERY_MS, TYPING_SHOWN_MS,
-};
+use crate::protocol::{close_code, ClientFrame, ServerFrame, TYPING_EVERY_MS};
 
 /// How often the page checks its socket (silence, countdown, buffered bytes).
 const TICK: Duration = Duration::from_secs(1);
@@ -84,7 +82,7 @@ struct Connection {
     silence_limit_ms: Cell<f64>,
     ticks: Cell<u32>,
     /// The last seq known of each other room, to count what arrives there as unread.
-    heads: RefCell<HashMap<String, u64>>,
+    heads: RefCell<RoomHeads>,
     /// A `read` frame is due.
     read_timer: Cell<Option<TimeoutHandle>>,
     /// When this page last said the person is typing.
@@ -105,7 +103,7 @@ thread_local! {
         last_heard: Cell::new(0.0),
         silence_limit_ms: Cell::new(DEFAULT_SILENCE_MS),
         ticks: Cell::new(0),
-        heads: RefCell::new(HashMap::new()),
+        heads: RefCell::new(RoomHeads::new()),
         read_timer: Cell::new(None),
         typing_sent_at: Cell::new(0.0),
     }));
@@ -353,131 +351,35 @@ fn after_close(chat: Chat, code: u16, reason: &str) {
     schedule_reconnect(chat, asked);
 }
 
+/// Reads one frame from the server into the page ([`frames::apply`]) and does what it asks of
+/// the connection.
 fn handle_frame(chat: Chat, text: &str) {
-    let here = |room: &str| chat.room.with_value(|active| active == room);
-    match serde_json::from_str::<ServerFrame>(text) {
-        Ok(ServerFrame::Message(message)) if !here(&message.room) => {
-            // One's own message, sent from another tab, is read already.
-            if chat.is_mine_untracked(&message.user.id) {
-                connection()
-                    .heads
-                    .with_borrow_mut(|heads| heads.insert(message.room.clone(), message.seq));
-            } else {
-                note_head(chat, &message.room, message.seq);
-            }
+    let frame = match serde_json::from_str::<ServerFrame>(text) {
+        Ok(frame) => frame,
+        Err(err) => {
+            leptos::logging::warn!("ignoring a frame this page does not understand: {err}");
+            return;
         }
-        Ok(ServerFrame::Joined { room, head }) if !here(&room) => note_head(chat, &room, head),
-        Ok(ServerFrame::Joined { .. }) => schedule_read(chat),
-        Ok(ServerFrame::Members { room, mut online }) if here(&room) => {
-            online.sort_by_key(|p| p.name.to_lowercase());
-            chat.online.set(online);
+    };
+    let reaction = connection()
+        .heads
+        .with_borrow_mut(|heads| frames::apply(chat, heads, frame, now_ms()));
+    match reaction {
+        Reaction::Done => {}
+        Reaction::Reply(frame) => {
+            send_frame(&frame);
         }
-        Ok(ServerFrame::Presence { room, user, online }) if here(&room) => {
-            chat.set_online(user, online);
+        Reaction::MarkRead => schedule_read(chat),
+        Reaction::ReloadLatest => reload_latest(chat),
+        Reaction::ResendAfter(wait) => {
+            // Sends refused for now go out again, with their client_ids, after the wait.
+            let _ = set_timeout_with_handle(move || resend_unacknowledged(chat), wait);
         }
-        Ok(ServerFrame::Typing { room, user }) if here(&room) => {
-            let mine = chat
-                .me
-                .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == user.id));
-            if !mine {
-                chat.show_typing(user, now_ms() + TYPING_SHOWN_MS as f64);
-            }
-        }
-        Ok(
-            ServerFrame::Members { .. } | ServerFrame::Presence { .. } | ServerFrame::Typing { .. },
-        ) => {}
-        Ok(ServerFrame::Notice { text, from, .. }) => {
-            chat.add_notice(text, from);
-            let key = chat
-                .notices
-                .with_untracked(|n| n.last().map_or(0, |n| n.key));
+        Reaction::GoTo(room) => go_to_room(&room),
+        Reaction::ExpireNotice(key) => {
             let _ = set_timeout_with_handle(move || chat.dismiss_notice(key), NOTICE_SHOWN);
         }
-        Ok(ServerFrame::RoomAdded { room }) => {
-            let name = room.name.clone();
-            connection().heads.with_borrow_mut(|heads| {
-                heads.entry(name.clone()).or_insert(room.head);
-            });
-            let asked = room.with.as_ref().map(|w| w.id.clone());
-            chat.add_room(room);
-            if asked.is_some() && chat.opening_dm.get_untracked() == asked {
-                chat.opening_dm.set(None);
-                go_to_room(&name);
-                return;
-            }
-            send_frame(&ClientFrame::Join {
-                room: name,
-                since: None,
-            });
-        }
-        Ok(ServerFrame::Left { room }) => {
-            chat.rooms.update(|rooms| rooms.retain(|r| r.name != room));
-            if here(&room) {
-                go_to_room(crate::protocol::LOBBY);
-            }
-        }
-        Ok(ServerFrame::Welcome {
-            user, heartbeat, ..
-        }) => {
-            connection()
-                .silence_limit_ms
-                .set((heartbeat.interval_ms + heartbeat.timeout_ms) as f64);
-            if !chat.named.get_untracked() {
-                chat.me.set(Some(user));
-            }
-        }
-        Ok(ServerFrame::Message(message)) => {
-            chat.receive(message);
-            schedule_read(chat);
-        }
-        Ok(ServerFrame::Ack { client_id, .. }) => chat.acknowledge(&client_id),
-        Ok(ServerFrame::Ping { t }) => {
-            send_frame(&ClientFrame::Pong { t });
-        }
-        Ok(ServerFrame::Pong { t }) => {
-            chat.rtt_ms.set(Some((now_ms() - t as f64).max(0.0) as u32));
-        }
-        Ok(ServerFrame::Resync { .. })
-        | Ok(ServerFrame::Error {
-            code: ErrorCode::SeqBeyondHead,
-            ..
-        }) => reload_latest(chat),
-        Ok(ServerFrame::Error {
-            code: ErrorCode::RateLimited,
-            message,
-        }) => {
-            // Sends refused for now go out again, with their client_ids, after the wait.
-            let wait = message
-                .split("retry in ")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|ms| ms.parse::<u64>().ok())
-                .unwrap_or(1_000);
-            let _ = set_timeout_with_handle(
-                move || resend_unacknowledged(chat),
-                Duration::from_millis(wait),
-            );
-        }
-        Ok(ServerFrame::Error { message, .. }) => chat.notice.set(Some(message)),
-        Err(err) => leptos::logging::warn!("ignoring a frame this page does not understand: {err}"),
-    }
-}
-
-/// Counts what another room received since its last known seq as unread. The page's room
-/// list says each room's head as it was rendered, so nothing between the render and the
-/// socket's join is missed.
-fn note_head(chat: Chat, room: &str, head: u64) {
-    let rendered = chat
-        .rooms
-        .with_untracked(|rooms| rooms.iter().find(|r| r.name == room).map(|r| r.head));
-    let previous = connection().heads.with_borrow_mut(|heads| {
-        let known = heads
-            .entry(room.to_owned())
-            .or_insert(rendered.unwrap_or(head));
-        std::mem::replace(known, head.max(*known))
-    });
-    if head > previous {
-        chat.count_unread(room, head - previous);
+        Reaction::SilenceLimit(ms) => connection().silence_limit_ms.set(ms),
     }
 }
 

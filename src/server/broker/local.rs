@@ -40,7 +40,7 @@ impl Broker for LocalBroker {
         self.hub.join(room, subscriber, user)
     }
 
-    fn leave<'a>(&self, rooms: &mut dyn Iterator<Item = &'a str>, connection: ConnectionId) {
+    fn leave(&self, rooms: &mut dyn Iterator<Item = &str>, connection: ConnectionId) {
         self.hub.leave(rooms, connection);
     }
 

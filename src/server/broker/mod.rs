@@ -48,7 +48,7 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Takes a connection out of `rooms` (on `leave`, and when it ends); where it was the
     /// person's last connection, the others are told they went offline.
-    fn leave<'a>(&self, rooms: &mut dyn Iterator<Item = &'a str>, connection: ConnectionId);
+    fn leave(&self, rooms: &mut dyn Iterator<Item = &str>, connection: ConnectionId);
 
     /// `user` is typing in `room`: the room's other members are told.
     fn typing(&self, room: &str, user: &User);
