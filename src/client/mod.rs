@@ -1,53 +1,55 @@
 //! Browser-only code (feature `hydrate`). [`frames`] touches no browser API, so it is also
 //! built for native tests.
 
+#[cfg(feature = "hydrate")]
+pub mod connection;
 pub mod frames;
 #[cfg(feature = "hydrate")]
-pub mod outbox;
+mod link;
 #[cfg(feature = "hydrate")]
-pub mod socket;
+pub mod outbox;
 
 #[cfg(feature = "hydrate")]
 use crate::app::chat::Chat;
 #[cfg(feature = "hydrate")]
 use crate::app::connection::ChatConnection;
 
-/// The page's connection in the browser: the WebSocket of [`socket`] and the outbox.
+/// The page's connection in the browser: the state machine of [`connection`] and the outbox.
 #[cfg(feature = "hydrate")]
 pub struct BrowserConnection;
 
 #[cfg(feature = "hydrate")]
 impl ChatConnection for BrowserConnection {
     fn connect(&self, chat: Chat) {
-        socket::connect(chat);
+        connection::connect(chat);
     }
 
     fn disconnect(&self, chat: Chat) {
-        socket::disconnect(chat);
+        connection::disconnect(chat);
     }
 
     fn send(&self, chat: Chat, text: &str) {
-        socket::send(chat, text);
+        connection::send(chat, text);
     }
 
     fn typing(&self, chat: Chat) {
-        socket::typing(chat);
+        connection::typing(chat);
     }
 
     fn open_dm(&self, chat: Chat, user_id: String) {
-        socket::open_dm(chat, user_id);
+        connection::open_dm(chat, user_id);
     }
 
     fn leave(&self, chat: Chat) {
-        socket::leave(chat);
+        connection::leave(chat);
     }
 
     fn restore_outbox(&self, chat: Chat) {
-        socket::restore_outbox(chat);
+        connection::restore_outbox(chat);
     }
 
     fn persist_outbox(&self, chat: Chat) {
-        socket::persist_outbox(chat);
+        connection::persist_outbox(chat);
     }
 
     fn utc_offset_minutes(&self) -> i32 {

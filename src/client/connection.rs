@@ -1,17 +1,30 @@
-//! The page's WebSocket: opens it, turns its events into [`Chat`] signal updates, and keeps
-//! it alive on real networks.
+//! The page's one connection to the server: a state machine over [`Phase`], which turns the
+//! socket's events into [`Chat`] updates (through [`frames`]) and keeps it alive on real
+//! networks.
 //!
-//! - One socket per page, and never two connection attempts at once.
+//! - One socket per page, and never two connection attempts at once: a phase holds at most
+//!   one [`Link`], and a link given up on is dropped, so nothing it still fires is heard.
 //! - After an unexpected close it reconnects with exponential backoff and full jitter
 //!   ([`crate::backoff`]), or after the delay a restarting server asked for (close 1012).
 //! - A socket that looks open but has been silent for longer than the server's heartbeat
 //!   interval plus timeout is dead: it is dropped and replaced.
 //! - Going offline drops the socket at once; coming online, or the tab becoming visible,
 //!   reconnects at once.
-//! - Each opened socket gets a generation number; events from an older socket are ignored,
-//!   so a late `close` cannot clobber the state of its successor.
 //! - The one socket carries all of the person's rooms: the open one with history and
 //!   presence, the others live only, to count what arrives there as unread.
+//!
+//! ```text
+//! from         on                                   to
+//! Idle         connect                              Connecting
+//! Waiting      its timer, online, tab visible       Connecting
+//! Connecting   open                                 Open
+//! Connecting,  close, silence, offline              Waiting (Idle if the close code says
+//!   Open                                              not to come back)
+//! any socket   disconnect                           Closing
+//! Closing      close                                Idle
+//! Closing      connect (a new identity)             Connecting (the old socket is dropped)
+//! Waiting      disconnect                           Idle
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -21,13 +34,14 @@ use leptos::prelude::{
     WithUntracked, WithValue,
 };
 use wasm_bindgen::prelude::*;
-use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+use web_sys::Event;
 
 use crate::app::api::load_older;
 use crate::app::chat::ready_state;
 use crate::app::Chat;
 use crate::backoff::{Backoff, STABLE_AFTER};
 use crate::client::frames::{self, Reaction, RoomHeads};
+use crate::client::link::{socket_url, Handlers, Link};
 use crate::client::outbox;
 use crate::protocol::{close_code, ClientFrame, ServerFrame, TYPING_EVERY_MS};
 
@@ -43,39 +57,42 @@ const READ_AFTER: Duration = Duration::from_millis(1_500);
 /// How long a pushed notice stays up unless dismissed.
 const NOTICE_SHOWN: Duration = Duration::from_secs(15);
 
-/// An open (or opening) socket and the handlers it calls. The handlers must outlive every
-/// call the browser can still make, so they live as long as the link.
-struct Link {
-    socket: WebSocket,
-    _on_open: Closure<dyn FnMut(Event)>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+/// Where the page's one socket stands.
+enum Phase {
+    /// No socket, and none planned: before the first connect, after a disconnect, or after
+    /// a close that says not to come back.
+    Idle,
+    /// No socket; the next attempt is due at `at` (Date.now() ms).
+    Waiting { timer: TimeoutHandle, at: f64 },
+    /// The socket is being opened.
+    Connecting(Link),
+    /// The socket is open: frames flow.
+    Open(Link),
+    /// The page asked for a clean close (1000) and awaits the close event.
+    Closing(Link),
 }
 
-impl Drop for Link {
-    fn drop(&mut self) {
-        // The socket object may outlive us in the browser; it must not call freed handlers.
-        self.socket.set_onopen(None);
-        self.socket.set_onmessage(None);
-        self.socket.set_onclose(None);
+impl Phase {
+    fn link(&self) -> Option<&Link> {
+        match self {
+            Phase::Connecting(link) | Phase::Open(link) | Phase::Closing(link) => Some(link),
+            Phase::Idle | Phase::Waiting { .. } => None,
+        }
     }
 }
 
 /// Everything the page's one connection tracks between the browser's callbacks (socket
-/// events, timers): the socket, where reconnecting stands, the watchdog, and what was last
-/// sent or seen. Each part is its own cell, borrowed only for the moment it is read or
-/// written, so a callback that runs while another part is in use never finds it taken.
+/// events, timers): its phase, the backoff, the watchdog, and what was last sent or seen.
+/// Each part is its own cell, borrowed only for the moment it is read or written, so a
+/// callback that runs while another part is in use never finds it taken.
 struct Connection {
     /// Whether the watchdog and the browser's online/visibility listeners are running.
     started: Cell<bool>,
-    link: RefCell<Option<Link>>,
-    /// Counts sockets opened; callbacks of an older socket see a newer number and stand down.
-    generation: Cell<u64>,
+    phase: RefCell<Phase>,
+    /// The number the next link gets.
+    next_link: Cell<u64>,
     backoff: RefCell<Backoff>,
-    reconnect_timer: Cell<Option<TimeoutHandle>>,
     stable_timer: Cell<Option<TimeoutHandle>>,
-    /// When (Date.now() ms) the scheduled reconnect fires.
-    retry_at: Cell<Option<f64>>,
     /// When the current socket last received anything.
     last_heard: Cell<f64>,
     /// Silence after which the socket counts as dead: the server's interval plus timeout.
@@ -94,12 +111,10 @@ thread_local! {
     /// as long as the page, so it is leaked once and every callback reaches it directly.
     static CONNECTION: &'static Connection = Box::leak(Box::new(Connection {
         started: Cell::new(false),
-        link: RefCell::new(None),
-        generation: Cell::new(0),
+        phase: RefCell::new(Phase::Idle),
+        next_link: Cell::new(1),
         backoff: RefCell::new(Backoff::default()),
-        reconnect_timer: Cell::new(None),
         stable_timer: Cell::new(None),
-        retry_at: Cell::new(None),
         last_heard: Cell::new(0.0),
         silence_limit_ms: Cell::new(DEFAULT_SILENCE_MS),
         ticks: Cell::new(0),
@@ -133,17 +148,21 @@ impl<T> BorrowFor<T> for RefCell<T> {
 pub fn connect(chat: Chat) {
     start_watching(chat);
     cancel_reconnect(chat);
-    let alive = connection().link.with_borrow(|link| {
-        link.as_ref()
-            .is_some_and(|l| l.socket.ready_state() <= ready_state::OPEN)
+    let alive = connection().phase.with_borrow(|phase| match phase {
+        Phase::Connecting(link) | Phase::Open(link) => {
+            link.socket.ready_state() <= ready_state::OPEN
+        }
+        // A socket closing on request is not waited for: a new one replaces it.
+        Phase::Closing(_) | Phase::Idle | Phase::Waiting { .. } => false,
     });
     if alive {
         return;
     }
     match open(chat) {
-        Ok(link) => drop(connection().link.replace(Some(link))),
+        Ok(link) => enter(Phase::Connecting(link)),
         Err(err) => {
             leptos::logging::warn!("cannot open the chat socket: {err:?}");
+            enter(Phase::Idle);
             chat.ready_state.set(ready_state::CLOSED);
             schedule_reconnect(chat, None);
         }
@@ -153,16 +172,28 @@ pub fn connect(chat: Chat) {
 /// Starts a clean close (code 1000). The close event then reports CLOSED.
 pub fn disconnect(chat: Chat) {
     cancel_reconnect(chat);
-    connection().link.with_borrow(|link| {
-        if let Some(link) = link {
+    let phase = connection().phase.replace(Phase::Idle);
+    let next = match phase {
+        Phase::Connecting(link) | Phase::Open(link) | Phase::Closing(link) => {
             if link.socket.ready_state() <= ready_state::OPEN {
                 let _ = link
                     .socket
                     .close_with_code_and_reason(close_code::NORMAL, "bye");
             }
             chat.ready_state.set(link.socket.ready_state());
+            Phase::Closing(link)
         }
-    });
+        idle => idle,
+    };
+    enter(next);
+}
+
+/// Moves to `next`. A link the phase it leaves still held is dropped here (its handlers
+/// detached), after the cell is free again: a transition that keeps the link moves it into
+/// `next` instead. Leaving `Waiting` does not clear its timer: [`cancel_reconnect`] does.
+fn enter(next: Phase) {
+    let left = connection().phase.replace(next);
+    drop(left);
 }
 
 /// Puts a message in the outbox, shown as pending, and sends it if the socket is open;
@@ -182,10 +213,20 @@ fn send_frame(frame: &ClientFrame) -> bool {
     let Ok(json) = serde_json::to_string(frame) else {
         return false;
     };
-    connection().link.with_borrow(|link| {
-        link.as_ref().is_some_and(|l| {
-            l.socket.ready_state() == ready_state::OPEN && l.socket.send_with_str(&json).is_ok()
-        })
+    connection().phase.with_borrow(|phase| match phase {
+        Phase::Open(link) => {
+            link.socket.ready_state() == ready_state::OPEN
+                && link.socket.send_with_str(&json).is_ok()
+        }
+        _ => false,
+    })
+}
+
+/// The number of the open socket, if one is open.
+fn open_link() -> Option<u64> {
+    connection().phase.with_borrow(|phase| match phase {
+        Phase::Open(link) => Some(link.id),
+        _ => None,
     })
 }
 
@@ -240,17 +281,20 @@ fn join_and_retry(chat: Chat) {
             .filter(|name| *name != active)
             .collect::<Vec<_>>()
     });
-    join_paced(others, connection().generation.get());
+    if let Some(link) = open_link() {
+        join_paced(others, link);
+    }
     resend_unacknowledged(chat);
 }
 
 /// Joins the person's other rooms (live only, for unread counts) a few at a time, below the
 /// server's rate limit, so that someone with many rooms does not spend the burst their
 /// outbox needs after a reconnect.
-fn join_paced(mut rooms: Vec<String>, generation: u64) {
+fn join_paced(mut rooms: Vec<String>, link: u64) {
     const AT_ONCE: usize = 5;
     const PAUSE: Duration = Duration::from_millis(600);
-    if connection().generation.get() != generation || rooms.is_empty() {
+    // A new socket joins them all again itself.
+    if open_link() != Some(link) || rooms.is_empty() {
         return;
     }
     let later = rooms.split_off(rooms.len().min(AT_ONCE));
@@ -258,7 +302,7 @@ fn join_paced(mut rooms: Vec<String>, generation: u64) {
         send_frame(&ClientFrame::Join { room, since: None });
     }
     if !later.is_empty() {
-        let _ = set_timeout_with_handle(move || join_paced(later, generation), PAUSE);
+        let _ = set_timeout_with_handle(move || join_paced(later, link), PAUSE);
     }
 }
 
@@ -278,47 +322,48 @@ fn reload_latest(chat: Chat) {
     });
 }
 
+/// Opens a new socket; its events drive the phase from `Connecting` on.
 fn open(chat: Chat) -> Result<Link, JsValue> {
-    let generation = connection().generation.get() + 1;
-    connection().generation.set(generation);
-    let is_current = move || connection().generation.get() == generation;
-
-    let socket = WebSocket::new(&socket_url()?)?;
-    chat.ready_state.set(socket.ready_state());
-    connection().last_heard.set(now_ms());
-
-    let on_open = Closure::<dyn FnMut(Event)>::new(move |_| {
-        if is_current() {
-            chat.ready_state.set(ready_state::OPEN);
-            chat.notice.set(None);
-            connection().last_heard.set(now_ms());
-            join_and_retry(chat);
-            send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
-            schedule_backoff_reset(generation);
-        }
-    });
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let (true, Some(text)) = (is_current(), event.data().as_string()) {
+    let id = connection().next_link.get();
+    connection().next_link.set(id + 1);
+    let handlers = Handlers {
+        on_open: Box::new(move |link| opened(chat, link)),
+        on_message: Box::new(move |_, text| {
             connection().last_heard.set(now_ms());
             handle_frame(chat, &text);
+        }),
+        on_close: Box::new(move |_, code, reason| closed(chat, code, &reason)),
+    };
+    let link = Link::open(id, &socket_url()?, handlers)?;
+    chat.ready_state.set(link.socket.ready_state());
+    connection().last_heard.set(now_ms());
+    Ok(link)
+}
+
+/// `Connecting` → `Open`: catch up, resend, and start measuring.
+fn opened(chat: Chat, link: u64) {
+    match connection().phase.replace(Phase::Idle) {
+        Phase::Connecting(connecting) => enter(Phase::Open(connecting)),
+        // Not waiting for this socket to open (a close was asked for meanwhile).
+        other => {
+            enter(other);
+            return;
         }
-    });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-        if is_current() {
-            chat.ready_state.set(ready_state::CLOSED);
-            chat.rtt_ms.set(None);
-            after_close(chat, event.code(), &event.reason());
-        }
-    });
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    Ok(Link {
-        socket,
-        _on_open: on_open,
-        _on_message: on_message,
-        _on_close: on_close,
-    })
+    }
+    chat.ready_state.set(ready_state::OPEN);
+    chat.notice.set(None);
+    connection().last_heard.set(now_ms());
+    join_and_retry(chat);
+    send_frame(&ClientFrame::Ping { t: now_ms() as i64 });
+    schedule_backoff_reset(link);
+}
+
+/// The socket closed (whatever the phase): the link ends, and the close code says what next.
+fn closed(chat: Chat, code: u16, reason: &str) {
+    enter(Phase::Idle);
+    chat.ready_state.set(ready_state::CLOSED);
+    chat.rtt_ms.set(None);
+    after_close(chat, code, reason);
 }
 
 /// Decides, from the close code, whether and when to come back.
@@ -479,8 +524,8 @@ fn tick(chat: Chat) {
         }
     }
     let buffered = connection()
-        .link
-        .with_borrow(|link| link.as_ref().map_or(0, |l| l.socket.buffered_amount()));
+        .phase
+        .with_borrow(|phase| phase.link().map_or(0, |link| link.socket.buffered_amount()));
     if chat.buffered_bytes.get_untracked() != buffered {
         chat.buffered_bytes.set(buffered);
     }
@@ -489,26 +534,26 @@ fn tick(chat: Chat) {
 }
 
 fn show_countdown(chat: Chat) {
-    let seconds = connection()
-        .retry_at
-        .get()
-        .map(|at| ((at - now_ms()).max(0.0) / 1000.0).ceil() as u32);
+    let seconds = connection().phase.with_borrow(|phase| match phase {
+        Phase::Waiting { at, .. } => Some(((at - now_ms()).max(0.0) / 1000.0).ceil() as u32),
+        _ => None,
+    });
     if chat.retry_in_secs.get_untracked() != seconds {
         chat.retry_in_secs.set(seconds);
     }
 }
 
 /// Gives up on the current socket without waiting for a close handshake that cannot
-/// complete: its later events are ignored, and a reconnect is scheduled.
+/// complete: its link is dropped, so its later events are not heard, and a reconnect is
+/// scheduled.
 fn abandon(chat: Chat) {
-    connection()
-        .generation
-        .set(connection().generation.get() + 1);
-    connection().link.with_borrow(|link| {
-        if let Some(link) = link {
-            let _ = link.socket.close();
-        }
-    });
+    let socket = connection()
+        .phase
+        .with_borrow(|phase| phase.link().map(|link| link.socket.clone()));
+    if let Some(socket) = socket {
+        let _ = socket.close();
+        enter(Phase::Idle);
+    }
     chat.ready_state.set(ready_state::CLOSED);
     chat.rtt_ms.set(None);
     if chat.wants_connection.get_untracked() {
@@ -516,7 +561,7 @@ fn abandon(chat: Chat) {
     }
 }
 
-/// Schedules the next attempt: after `asked`, or the next backoff delay.
+/// Schedules the next attempt (`Waiting`): after `asked`, or the next backoff delay.
 fn schedule_reconnect(chat: Chat, asked: Option<Duration>) {
     cancel_reconnect(chat);
     let delay = asked.unwrap_or_else(|| {
@@ -525,32 +570,35 @@ fn schedule_reconnect(chat: Chat, asked: Option<Duration>) {
             .with_borrow_mut(|b| b.next_delay(js_sys::Math::random()))
     });
     match set_timeout_with_handle(move || connect(chat), delay) {
-        Ok(handle) => {
-            connection().reconnect_timer.set(Some(handle));
-            connection()
-                .retry_at
-                .set(Some(now_ms() + delay.as_secs_f64() * 1000.0));
-        }
+        Ok(timer) => enter(Phase::Waiting {
+            timer,
+            at: now_ms() + delay.as_secs_f64() * 1000.0,
+        }),
         Err(err) => leptos::logging::warn!("cannot schedule a reconnect: {err:?}"),
     }
     show_countdown(chat);
 }
 
+/// `Waiting` → `Idle`: the scheduled attempt will not run.
 fn cancel_reconnect(chat: Chat) {
-    if let Some(handle) = connection().reconnect_timer.take() {
-        handle.clear();
+    let waiting = connection().phase.with_borrow(|phase| match phase {
+        Phase::Waiting { timer, .. } => Some(*timer),
+        _ => None,
+    });
+    if let Some(timer) = waiting {
+        timer.clear();
+        enter(Phase::Idle);
     }
-    connection().retry_at.set(None);
     show_countdown(chat);
 }
 
 /// A connection that stays up for a while resets the backoff; one that drops at once does not.
-fn schedule_backoff_reset(generation: u64) {
+fn schedule_backoff_reset(link: u64) {
     if let Some(handle) = connection().stable_timer.take() {
         handle.clear();
     }
     let reset = move || {
-        if connection().generation.get() == generation {
+        if open_link() == Some(link) {
             connection().backoff.with_borrow_mut(Backoff::reset);
         }
     };
@@ -572,19 +620,6 @@ pub fn restore_outbox(chat: Chat) {
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
-}
-
-/// `ws://host/ws` or `wss://host/ws`, following the page's scheme.
-fn socket_url() -> Result<String, JsValue> {
-    let location = web_sys::window()
-        .ok_or_else(|| JsValue::from_str("no window"))?
-        .location();
-    let scheme = if location.protocol()? == "https:" {
-        "wss:"
-    } else {
-        "ws:"
-    };
-    Ok(format!("{scheme}//{}/ws", location.host()?))
 }
 
 /// 128 random bits as 32 hex digits. `crypto.getRandomValues` works on plain-http pages too,
