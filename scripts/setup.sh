@@ -51,6 +51,12 @@ if [ "${1:-}" = "--test" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1; then
     apt_install python3-venv
   fi
+  # The PostgreSQL store's tests run against a real server (scripts/postgres.sh starts
+  # one of its own on loopback, never the system's).
+  if [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+    say "installing PostgreSQL 15 from Debian"
+    apt_install postgresql
+  fi
   # Playwright drives Debian's Chromium: never download a browser of its own.
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   stamp=end2end/node_modules/.installed-from-lock
