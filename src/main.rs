@@ -30,7 +30,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     let database = config.database.clone();
     let state = AppState::new(config, leptos_options)
         .await
-        .with_context(|| format!("opening the history database {}", database.display()))?;
+        .with_context(|| format!("opening the history database {database}"))?;
     tracing::info!(%url, "listening");
     println!("Huddle is running: open {url} in two browser tabs and chat.");
     serve(listener, state, termination_signal()).await?;

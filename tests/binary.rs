@@ -148,6 +148,30 @@ async fn an_unusable_database_path_is_reported_not_panicked_on() {
 }
 
 #[tokio::test]
+async fn an_unreachable_postgres_server_is_one_line_naming_it_without_the_password_and_exit_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://huddle:s3cret@127.0.0.1:{port}/huddle");
+    let output = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["--addr", "127.0.0.1:0", "--database", &url])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let masked = format!("postgres://huddle:***@127.0.0.1:{port}/huddle");
+    assert!(
+        stderr.contains(&format!("opening the history database {masked}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
 async fn a_busy_port_is_reported_not_panicked_on() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

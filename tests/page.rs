@@ -163,16 +163,17 @@ async fn when_history_cannot_be_read_the_page_says_so_with_503_and_the_server_ke
     alice.say("c-1", "kept safe").await;
     alice.next_message().await;
     // Take the messages table out from under the server, as a broken disk would.
-    let db = rusqlite::Connection::open(&server.config.database).unwrap();
-    db.execute_batch("ALTER TABLE messages RENAME TO messages_away")
-        .unwrap();
+    server
+        .execute_sql("ALTER TABLE messages RENAME TO messages_away")
+        .await;
     let broken = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(broken.status(), 503);
     let html = broken.text().await.unwrap();
     assert!(html.contains("could not read this room"), "{html}");
     assert!(!html.contains("kept safe"));
     // Put it back: nothing was lost, and the next load shows it.
-    db.execute_batch("ALTER TABLE messages_away RENAME TO messages")
-        .unwrap();
+    server
+        .execute_sql("ALTER TABLE messages_away RENAME TO messages")
+        .await;
     assert!(get_page(&server, None).await.contains("kept safe"));
 }

@@ -1,14 +1,12 @@
 //! The `huddle` command line: serving (no subcommand), managing API tokens, pushing.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use crate::server::auth::api_tokens;
 use crate::server::config::{Config, DEFAULT_DATABASE};
 use crate::server::http::push_api::{Notified, Posted};
-use crate::server::store;
+use crate::server::store::{self, Database};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +36,7 @@ pub enum Command {
             default_value = DEFAULT_DATABASE,
             global = true
         )]
-        database: PathBuf,
+        database: Database,
     },
     /// Push to a running server through its HTTP API, authenticated by the API token in
     /// `HUDDLE_API_TOKEN` (never a flag: command lines show in the process list).
@@ -93,10 +91,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-async fn token(action: TokenAction, database: &std::path::Path) -> anyhow::Result<()> {
+async fn token(action: TokenAction, database: &Database) -> anyhow::Result<()> {
     let store = store::open(database)
         .await
-        .with_context(|| format!("opening {}", database.display()))?;
+        .with_context(|| format!("opening {database}"))?;
     let tokens = store.tokens.as_ref();
     let outcome = match action {
         TokenAction::Create { name } => api_tokens::create(tokens, &name)

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::server::store::Database;
 
 /// Where history is kept unless `--database` says otherwise: a file in the working directory,
 /// shared by the server and `huddle token`.
@@ -48,9 +49,11 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_WORKER_THREADS")]
     pub worker_threads: Option<NonZeroUsize>,
 
-    /// The SQLite database file holding message history; created on first run.
+    /// Where everything is kept: a SQLite file (a path, or `sqlite:PATH`; created on first
+    /// run), or a PostgreSQL database several nodes can share (`postgres://user:password@host/db`;
+    /// the database must exist, its tables are created).
     #[arg(long, env = "HUDDLE_DATABASE", default_value = DEFAULT_DATABASE)]
-    pub database: PathBuf,
+    pub database: Database,
 
     /// Most messages a reconnecting client is sent to catch up. A client further behind is
     /// told to `resync` (reload the latest page) instead. Default 1,000: a few hundred KiB.
@@ -151,7 +154,7 @@ impl Config {
 
     /// Defaults, as if no flag or variable were given, with history in `database` (for
     /// tests and embedding).
-    pub fn with_database(database: impl Into<PathBuf>) -> Self {
+    pub fn with_database(database: impl Into<Database>) -> Self {
         let mut config = Config::parse_from(["huddle"]);
         config.database = database.into();
         config

@@ -2,12 +2,15 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod postgres;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use huddle::protocol::{ChatMessage, ClientFrame, ServerFrame, User};
+use huddle::server::store::Database;
 use huddle::server::{serve, AppState, Config};
 use leptos::prelude::LeptosOptions;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +29,8 @@ pub struct TestServer {
     pub config: Config,
     /// Holds the database file; removed when the server is dropped.
     dir: Option<tempfile::TempDir>,
+    /// The server's PostgreSQL schema when the suite runs on PostgreSQL; dropped with it.
+    postgres: Option<std::sync::Arc<postgres::TestDatabase>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -36,12 +41,38 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// A server with a fresh database file and settings changed by `tweak`.
+    /// A server with a fresh database and settings changed by `tweak`: a SQLite file, or a
+    /// PostgreSQL schema of its own when the suite runs on PostgreSQL
+    /// ([`postgres::suite_uses_postgres`]).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_database(dir.path().join("huddle.db"));
+        let postgres = if postgres::suite_uses_postgres() {
+            let database = postgres::TestDatabase::create().await;
+            config.database = database.database();
+            Some(std::sync::Arc::new(database))
+        } else {
+            None
+        };
         tweak(&mut config);
-        Self::launch(config, Some(dir)).await
+        let mut server = Self::launch(config, Some(dir)).await;
+        server.postgres = postgres;
+        server
+    }
+
+    /// Runs `sql` on the server's database behind its back, as an operator's tool (or a
+    /// failing disk) would.
+    pub async fn execute_sql(&self, sql: &str) {
+        match (&self.postgres, &self.config.database) {
+            (Some(postgres), _) => postgres.execute(sql).await,
+            (None, Database::Sqlite(path)) => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            (None, other) => panic!("no way to run SQL on {other}"),
+        }
     }
 
     /// A server for flooding a client that stopped reading: queues of `queue_capacity`
@@ -61,7 +92,10 @@ impl TestServer {
     pub async fn restart(mut self) -> Self {
         self.shutdown().await.unwrap();
         let dir = self.dir.take();
-        Self::launch(self.config.clone(), dir).await
+        let postgres = self.postgres.take();
+        let mut server = Self::launch(self.config.clone(), dir).await;
+        server.postgres = postgres;
+        server
     }
 
     async fn launch(config: Config, dir: Option<tempfile::TempDir>) -> Self {
@@ -81,6 +115,7 @@ impl TestServer {
             state,
             config,
             dir,
+            postgres: None,
             stop: Some(stop),
             task: Some(task),
         }

@@ -1,18 +1,22 @@
-//! Everything Huddle keeps, behind traits, so that another engine (PostgreSQL) can replace
-//! the embedded SQLite default without touching the hub, the socket code, auth or the
+//! Everything Huddle keeps, behind traits, so that PostgreSQL (shared by several nodes) can
+//! replace the embedded SQLite default without touching the hub, the socket code, auth or the
 //! directory: message history ([`Store`]), rooms and room lists ([`RoomStore`]), accounts and
 //! sessions ([`IdentityStore`]), API tokens ([`TokenStore`]). Errors are the store's own
 //! ([`StoreError`]), whatever the engine. [`open`] is the one place an engine is chosen.
 
+mod database;
 pub mod identities;
+mod postgres;
 pub mod rooms;
+mod sql;
 mod sqlite;
 pub mod tokens;
 
-use std::path::Path;
 use std::sync::Arc;
 
+pub use database::Database;
 pub use identities::IdentityStore;
+pub use postgres::PostgresStore;
 pub use rooms::RoomStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
@@ -140,14 +144,24 @@ impl Stores {
     }
 }
 
-/// Opens (creating if needed) the database `database` names: a SQLite file, the
-/// zero-configuration default.
-pub async fn open(database: &Path) -> Result<Stores, StoreError> {
-    let sqlite = Arc::new(SqliteStore::open(database).await?);
-    Ok(Stores {
-        messages: sqlite.clone(),
-        rooms: sqlite.clone(),
-        identities: sqlite.clone(),
-        tokens: sqlite,
-    })
+/// Opens the database `database` names and brings its schema up to date: a SQLite file (the
+/// zero-configuration default, created if needed) or a PostgreSQL server (the database must
+/// exist; its tables are created).
+pub async fn open(database: &Database) -> Result<Stores, StoreError> {
+    match database {
+        Database::Sqlite(path) => Ok(Stores::all_in(Arc::new(SqliteStore::open(path).await?))),
+        Database::Postgres(url) => Ok(Stores::all_in(Arc::new(PostgresStore::open(url).await?))),
+    }
+}
+
+impl Stores {
+    /// Every store in one engine's `store`.
+    fn all_in<E: Store + RoomStore + IdentityStore + TokenStore>(store: Arc<E>) -> Self {
+        Stores {
+            messages: store.clone(),
+            rooms: store.clone(),
+            identities: store.clone(),
+            tokens: store,
+        }
+    }
 }

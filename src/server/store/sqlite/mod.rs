@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::Row;
 
@@ -17,9 +16,9 @@ mod rooms;
 mod tokens;
 mod writer;
 
-use crate::protocol::{ChatMessage, HistoryPage, User};
+use crate::protocol::{ChatMessage, HistoryPage};
+use crate::server::store::sql::{message_from_row, to_i64, MESSAGE_COLUMNS as COLUMNS};
 use crate::server::store::{Appended, NewMessage, Store, StoreError};
-use columns::to_i64;
 use writer::Writer;
 
 /// Readers run beside the single writer (WAL lets them); four covers page renders, history
@@ -29,8 +28,6 @@ const MAX_CONNECTIONS: u32 = 4;
 /// How long a statement waits on a lock before failing. Only startup and an external tool
 /// holding the file can make it wait.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-const COLUMNS: &str = "room, seq, id, client_id, author_id, author_name, text, ts";
 
 /// Reads go through a small sqlx pool; every write goes through the one [`Writer`].
 pub struct SqliteStore {
@@ -56,7 +53,7 @@ impl SqliteStore {
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writer = Writer::start(path)?;
         Ok(SqliteStore { pool, writer })
     }
@@ -72,22 +69,6 @@ impl SqliteStore {
         self.writer.close().await;
         self.pool.close().await;
     }
-}
-
-fn message_from_row(row: &SqliteRow) -> Result<ChatMessage, StoreError> {
-    let seq: i64 = row.try_get("seq")?;
-    Ok(ChatMessage {
-        room: row.try_get("room")?,
-        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))?,
-        id: row.try_get("id")?,
-        client_id: row.try_get("client_id")?,
-        user: User {
-            id: row.try_get("author_id")?,
-            name: row.try_get("author_name")?,
-        },
-        text: row.try_get("text")?,
-        ts: row.try_get("ts")?,
-    })
 }
 
 #[async_trait]
@@ -163,7 +144,10 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    //! What only the SQLite file has to hold; what every engine holds is in tests/store.rs.
+
     use super::*;
+    use crate::protocol::User;
 
     fn new_message(room: &str, author: &str, client_id: &str, text: &str) -> NewMessage {
         NewMessage {
@@ -177,124 +161,6 @@ mod tests {
             text: text.into(),
             ts: 1_700_000_000_000,
         }
-    }
-
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("huddle.db"))
-            .await
-            .unwrap();
-        (dir, store)
-    }
-
-    fn seqs(outcomes: &[Appended]) -> Vec<u64> {
-        outcomes.iter().map(|o| o.message().seq).collect()
-    }
-
-    #[tokio::test]
-    async fn seqs_grow_per_room_from_one() {
-        let (_dir, store) = store().await;
-        let first = store
-            .append(vec![
-                new_message("a", "u", "1", "x"),
-                new_message("b", "u", "2", "x"),
-                new_message("a", "u", "3", "x"),
-            ])
-            .await
-            .unwrap();
-        assert_eq!(seqs(&first), [1, 1, 2]);
-        let second = store
-            .append(vec![new_message("a", "u", "4", "x")])
-            .await
-            .unwrap();
-        assert_eq!(seqs(&second), [3]);
-        let mut heads = store.heads().await.unwrap();
-        heads.sort();
-        assert_eq!(heads, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
-    }
-
-    #[tokio::test]
-    async fn a_repeated_client_id_is_stored_once_and_answered_with_the_first_copy() {
-        let (_dir, store) = store().await;
-        let first = store
-            .append(vec![new_message("a", "u", "c1", "hello")])
-            .await
-            .unwrap();
-        let again = store
-            .append(vec![
-                new_message("a", "u", "c1", "hello"),
-                new_message("a", "u", "c2", "next"),
-                new_message("a", "u", "c2", "next"),
-            ])
-            .await
-            .unwrap();
-        assert_eq!(again[0], Appended::Duplicate(first[0].message().clone()));
-        assert!(matches!(again[1], Appended::Stored(_)));
-        assert_eq!(again[2], Appended::Duplicate(again[1].message().clone()));
-        assert_eq!(seqs(&again), [1, 2, 2]);
-        assert_eq!(store.range("a", 0, 100).await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn a_failed_batch_stores_nothing_and_the_next_batch_continues_the_seqs() {
-        let (_dir, store) = store().await;
-        store
-            .append(vec![new_message("a", "u", "1", "x")])
-            .await
-            .unwrap();
-        // Two messages with one server id: the UNIQUE index fails the whole transaction.
-        let first = new_message("a", "u", "2", "x");
-        let mut twin = new_message("a", "u", "3", "x");
-        twin.id = first.id.clone();
-        assert!(store.append(vec![first, twin]).await.is_err());
-        let next = store
-            .append(vec![new_message("a", "u", "4", "x")])
-            .await
-            .unwrap();
-        assert_eq!(seqs(&next), [2], "the failed batch took no seqs");
-        assert_eq!(store.range("a", 0, 10).await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn the_same_client_id_from_another_author_is_a_different_message() {
-        let (_dir, store) = store().await;
-        let outcomes = store
-            .append(vec![
-                new_message("a", "u1", "c", "x"),
-                new_message("a", "u2", "c", "x"),
-            ])
-            .await
-            .unwrap();
-        assert!(outcomes.iter().all(|o| matches!(o, Appended::Stored(_))));
-    }
-
-    #[tokio::test]
-    async fn pages_go_backwards_oldest_first() {
-        let (_dir, store) = store().await;
-        let batch = (1..=5)
-            .map(|n| new_message("a", "u", &n.to_string(), &n.to_string()))
-            .collect();
-        store.append(batch).await.unwrap();
-        let latest = store.page("a", None, 2).await.unwrap();
-        let texts: Vec<_> = latest.messages.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["4", "5"]);
-        assert!(latest.has_more);
-        let older = store.page("a", Some(4), 10).await.unwrap();
-        assert_eq!(
-            older.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
-            [1, 2, 3]
-        );
-        assert!(!older.has_more);
-        assert_eq!(
-            store
-                .range("a", 2, 4)
-                .await
-                .unwrap()
-                .iter()
-                .map(|m| m.seq)
-                .collect::<Vec<_>>(),
-            [3, 4]
-        );
     }
 
     /// A store at `path` that stored one message, "kept", and was then closed.

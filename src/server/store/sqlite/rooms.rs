@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::columns::{kind_from_column, to_i64};
 use super::SqliteStore;
 use crate::protocol::{RoomKind, User};
 use crate::server::clock::unix_millis;
 use crate::server::store::rooms::{Membership, RoomStore};
+use crate::server::store::sql::{kind_from_column, to_i64};
 use crate::server::store::StoreError;
 
 #[async_trait]

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
-use super::columns::to_i64;
 use crate::protocol::{ChatMessage, User};
+use crate::server::store::sql::{seq_from_column, to_i64};
 use crate::server::store::{Appended, NewMessage, StoreError};
 
 /// The shortest time between two checkpoints; a commit never waits for a passive one.
@@ -264,8 +264,7 @@ fn stored_copy(
         .map(|(room, seq, id, name, text, ts)| {
             Ok(ChatMessage {
                 room,
-                seq: u64::try_from(seq)
-                    .map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))?,
+                seq: seq_from_column(seq)?,
                 id,
                 client_id: client_id.to_owned(),
                 user: User {

@@ -1,0 +1,121 @@
+//! Accounts, sessions and the cookie key in PostgreSQL (`accounts`, `sessions`,
+//! `server_secrets`): one cookie key for every node.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::PostgresStore;
+use crate::protocol::User;
+use crate::server::clock::unix_millis;
+use crate::server::store::identities::{IdentityKind, IdentityStore};
+use crate::server::store::StoreError;
+
+#[async_trait]
+impl IdentityStore for PostgresStore {
+    async fn insert_account(&self, user: &User, password_hash: &str) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(password_hash)
+        .bind(unix_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() > 0)
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, password_hash FROM accounts WHERE lower(name) = lower($1)",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some((
+                User {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                },
+                row.try_get("password_hash")?,
+            )),
+            None => None,
+        })
+    }
+
+    async fn insert_session(
+        &self,
+        id: &str,
+        user: &User,
+        kind: IdentityKind,
+    ) -> Result<(), StoreError> {
+        let kind = match kind {
+            IdentityKind::Guest => "guest",
+            IdentityKind::Account => "account",
+        };
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, user_name, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(kind)
+        .bind(unix_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<(User, IdentityKind)>, StoreError> {
+        let row = sqlx::query("SELECT user_id, user_name, kind FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let kind = match row.try_get::<String, _>("kind")?.as_str() {
+            "account" => IdentityKind::Account,
+            _ => IdentityKind::Guest,
+        };
+        let user = User {
+            id: row.try_get("user_id")?,
+            name: row.try_get("user_name")?,
+        };
+        Ok(Some((user, kind)))
+    }
+
+    async fn rename_session(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET user_name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn cookie_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES ('cookie_key', $1) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'cookie_key'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
