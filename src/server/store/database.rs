@@ -24,15 +24,20 @@ impl FromStr for Database {
                 .map_err(|err| format!("not a PostgreSQL URL ({err}): {}", mask(value)))?;
             return Ok(Database::Postgres(value.to_owned()));
         }
-        let path = value.strip_prefix("sqlite:").unwrap_or(value);
-        let path = path.strip_prefix("//").unwrap_or(path);
+        let path = match value.strip_prefix("sqlite:") {
+            Some(path) => path.strip_prefix("//").unwrap_or(path),
+            None => {
+                if let Some((scheme, _)) = value.split_once("://") {
+                    return Err(format!(
+                        "unknown database scheme {scheme:?}: use a file path, sqlite:PATH or \
+                         postgres://…"
+                    ));
+                }
+                value
+            }
+        };
         if path.is_empty() {
             return Err("the database path is empty".into());
-        }
-        if let Some((scheme, _)) = value.split_once("://") {
-            return Err(format!(
-                "unknown database scheme {scheme:?}: use a file path, sqlite:PATH or postgres://…"
-            ));
         }
         Ok(Database::Sqlite(PathBuf::from(path)))
     }
