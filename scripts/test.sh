@@ -13,8 +13,15 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # compiled dependencies instead of building every one of them a second time.
 leptos_env=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=huddle)
 
-step "Rust: unit and integration tests (server side)"
+# A PostgreSQL server of the tests' own, on loopback in a temporary directory; stopped (and its
+# directory removed) when the tests end, however they end.
+scripts/postgres.sh start >/dev/null
+trap 'scripts/postgres.sh stop' EXIT
+
+step "Rust: unit and integration tests (server side), history in SQLite"
 "${leptos_env[@]}" cargo test --features ssr
+step "Rust: the same suite with every test server's history in PostgreSQL"
+HUDDLE_TEST_STORE=postgres "${leptos_env[@]}" cargo test --features ssr
 # The load generator's own unit tests (stamps, the protocol adapter). Not `test = true` in
 # Cargo.toml: that would build the example as a test harness only, and tests/loadgen.rs runs
 # the plain binary.
