@@ -269,7 +269,10 @@ pub enum ErrorCode {
     EmptyText,
     /// Text longer than [`MAX_TEXT_CHARS`].
     TextTooLong,
-    /// A `client_id` that is empty or longer than [`MAX_CLIENT_ID_LEN`].
+    /// Text holding U+0000 (NUL). No message may: PostgreSQL's text cannot store it, and on a
+    /// server writing a batch of messages at once, one such message would fail the others.
+    NulInText,
+    /// A `client_id` that is empty, longer than [`MAX_CLIENT_ID_LEN`], or holds U+0000.
     InvalidClientId,
     /// A room that does not exist or that this connection has not joined.
     UnknownRoom,
@@ -303,6 +306,18 @@ pub fn check_text(text: &str) -> Result<(), ErrorCode> {
     }
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(ErrorCode::TextTooLong);
+    }
+    if text.contains('\0') {
+        return Err(ErrorCode::NulInText);
+    }
+    Ok(())
+}
+
+/// Checks a `client_id`: 1 to [`MAX_CLIENT_ID_LEN`] bytes, without U+0000 (which no store
+/// can keep as text, see [`ErrorCode::NulInText`]).
+pub fn check_client_id(client_id: &str) -> Result<(), ErrorCode> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN || client_id.contains('\0') {
+        return Err(ErrorCode::InvalidClientId);
     }
     Ok(())
 }
@@ -437,11 +452,34 @@ mod tests {
     }
 
     #[test]
+    fn client_id_rules() {
+        assert_eq!(check_client_id("c-1"), Ok(()));
+        assert_eq!(check_client_id(&"c".repeat(MAX_CLIENT_ID_LEN)), Ok(()));
+        for bad in [
+            String::new(),
+            "c".repeat(MAX_CLIENT_ID_LEN + 1),
+            "c\0".into(),
+        ] {
+            assert_eq!(
+                check_client_id(&bad),
+                Err(ErrorCode::InvalidClientId),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn text_rules() {
         assert_eq!(check_text("  \n\t"), Err(ErrorCode::EmptyText));
         assert_eq!(check_text(""), Err(ErrorCode::EmptyText));
         assert_eq!(check_text("ok"), Ok(()));
         assert_eq!(check_text(&"é".repeat(MAX_TEXT_CHARS)), Ok(()));
+        assert_eq!(check_text("a\0b"), Err(ErrorCode::NulInText));
+        assert_eq!(
+            check_text("\0"),
+            Err(ErrorCode::NulInText),
+            "not blank: a NUL"
+        );
         assert_eq!(
             check_text(&"é".repeat(MAX_TEXT_CHARS + 1)),
             Err(ErrorCode::TextTooLong)

@@ -95,6 +95,52 @@ async fn malformed_json_gets_an_error_and_the_connection_keeps_working() {
 }
 
 #[tokio::test]
+async fn a_nul_in_text_or_client_id_is_refused_and_the_others_messages_are_stored() {
+    let server = TestServer::start().await;
+    let mut alice = server.client().await;
+    let mut bob = server.client().await;
+    // Sent together, so that without the check they would share the committer's batch, which
+    // PostgreSQL would refuse as a whole.
+    alice
+        .send_text(r#"{"type":"send","room":"lobby","client_id":"n","text":"a\u0000b"}"#)
+        .await;
+    bob.say("b-1", "mine is fine").await;
+    alice
+        .send_text(r#"{"type":"send","room":"lobby","client_id":"x\u0000","text":"hi"}"#)
+        .await;
+    alice.send_text("plain\0text").await;
+    let mut refusals = Vec::new();
+    while refusals.len() < 3 {
+        match alice.next_frame().await {
+            ServerFrame::Error { code, message } => {
+                assert!(message.contains("U+0000"), "{message}");
+                refusals.push(code);
+            }
+            ServerFrame::Message(message) => assert_eq!(message.client_id, "b-1"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        refusals,
+        [
+            ErrorCode::NulInText,
+            ErrorCode::InvalidClientId,
+            ErrorCode::NulInText
+        ]
+    );
+    assert_eq!(bob.ack_for("b-1").await.1, 1);
+    alice.say("a-1", "and mine").await;
+    assert_eq!(alice.ack_for("a-1").await.1, 2);
+    let texts: Vec<String> = server
+        .stored_messages()
+        .await
+        .into_iter()
+        .map(|message| message.text)
+        .collect();
+    assert_eq!(texts, ["mine is fine", "and mine"]);
+}
+
+#[tokio::test]
 async fn every_kind_of_bad_frame_gets_its_own_error_code() {
     let server = TestServer::start().await;
     let mut alice = server.client().await;

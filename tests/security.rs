@@ -284,6 +284,10 @@ async fn accounts_check_passwords_and_names_and_guests_cannot_take_an_account_na
         "wrong name or password",
         "same answer: names are not revealed"
     );
+    // No name holds a NUL (PostgreSQL could not even look one up): the same answer, not a
+    // database error.
+    let nul = auth.login("Gra\0ce", "whatever123").await.unwrap_err();
+    assert_eq!(nul.to_string(), "wrong name or password");
     assert!(auth
         .register("grace", "another password")
         .await

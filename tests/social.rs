@@ -307,6 +307,23 @@ async fn a_bot_posts_to_a_room_with_a_token_and_its_retry_is_stored_once() {
             .status(),
         400
     );
+    // A NUL is refused with the socket's code and words, before it could reach the store.
+    for (body, code) in [
+        (serde_json::json!({ "text": "nul\0" }), "nul_in_text"),
+        (
+            serde_json::json!({ "text": "x", "client_id": "a\0b" }),
+            "invalid_client_id",
+        ),
+    ] {
+        let refused = post(body, Some(&token)).await.unwrap();
+        assert_eq!(refused.status(), 400);
+        let refused: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(refused["code"], code, "{refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains("U+0000"),
+            "{refused}"
+        );
+    }
     assert_eq!(
         post(serde_json::json!({ "txt": "x" }), Some(&token))
             .await

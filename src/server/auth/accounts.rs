@@ -58,7 +58,14 @@ pub async fn login(
     name: &str,
     password: &str,
 ) -> Result<User, AccountError> {
-    let (user, hash) = match identities.account_by_name(name.trim()).await? {
+    // No account's name holds a control character (see `normalize_name`), and a NUL is not
+    // even a string PostgreSQL can look up: such a name is simply not found.
+    let found = if name.contains('\0') {
+        None
+    } else {
+        identities.account_by_name(name.trim()).await?
+    };
+    let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         // Same work as a real check, against a hash no password matches.
         None => (None, dummy_hash().await?),

@@ -1,8 +1,8 @@
 //! Turning a client's text frame into a request the hub understands, or a clear refusal.
 
 use crate::protocol::{
-    check_room_name, check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY, MAX_CLIENT_ID_LEN,
-    MAX_ROOM_NAME_LEN,
+    check_client_id, check_room_name, check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY,
+    MAX_CLIENT_ID_LEN, MAX_ROOM_NAME_LEN,
 };
 
 /// A validated client frame.
@@ -78,8 +78,11 @@ impl From<ErrorCode> for Refusal {
             ErrorCode::InvalidRoom => {
                 format!("a room name is 1 to {MAX_ROOM_NAME_LEN} of a-z, 0-9, - and _")
             }
+            ErrorCode::NulInText => {
+                "message text holds U+0000 (NUL), which no message may hold".to_owned()
+            }
             ErrorCode::InvalidClientId => {
-                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes")
+                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes, without U+0000 (NUL)")
             }
             ErrorCode::BinaryNotSupported => {
                 "binary frames are not supported; send JSON text frames".to_owned()
@@ -111,9 +114,7 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
             text,
         } => {
             check_room_name(&room)?;
-            if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
-                return Err(ErrorCode::InvalidClientId.into());
-            }
+            check_client_id(&client_id)?;
             check_text(&text)?;
             Ok(Request::Send(SendRequest {
                 room,
@@ -140,10 +141,11 @@ pub fn parse_text_frame(frame: &str) -> Result<Request, Refusal> {
             Ok(Request::Read { room, seq })
         }
         ClientFrame::OpenDm { user } => {
-            if user.is_empty() || user.len() > 64 {
+            // No user id holds a NUL, and PostgreSQL could not even look one up.
+            if user.is_empty() || user.len() > 64 || user.contains('\0') {
                 return Err(Refusal::new(
                     ErrorCode::UnknownUser,
-                    "\"user\" must be a user id (1 to 64 bytes)",
+                    "\"user\" must be a user id (1 to 64 bytes, without U+0000)",
                 ));
             }
             Ok(Request::OpenDm { user })
@@ -271,6 +273,15 @@ mod tests {
         );
         assert_eq!(code("   "), ErrorCode::EmptyText);
         assert_eq!(code(&"a".repeat(5_000)), ErrorCode::TextTooLong);
+        assert_eq!(code("a\0b"), ErrorCode::NulInText);
+        assert_eq!(
+            code(r#"{"type":"send","room":"lobby","client_id":"c\u0000","text":"x"}"#),
+            ErrorCode::InvalidClientId
+        );
+        assert_eq!(
+            code(r#"{"type":"open_dm","user":"u\u0000"}"#),
+            ErrorCode::UnknownUser
+        );
     }
 
     #[test]

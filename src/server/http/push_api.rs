@@ -17,11 +17,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    check_room_name, check_text, is_dm_room, ErrorCode, ServerFrame, User, MAX_CLIENT_ID_LEN,
+    check_client_id, check_room_name, check_text, is_dm_room, ErrorCode, ServerFrame, User,
     MAX_NOTICE_CHARS,
 };
 use crate::server::auth::api_tokens;
 use crate::server::clock::unix_millis;
+use crate::server::connection::inbound::Refusal;
 use crate::server::http::history_api::error;
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage};
@@ -88,18 +89,13 @@ pub async fn post_message(
             format!("room {room:?} does not exist; someone must join it first"),
         );
     }
-    if let Err(code) = check_text(&body.text) {
-        return bad_request(code, format!("{code:?}: text is empty or too long"));
+    // The same rules, and words, as a `send` on a socket.
+    let checked = check_text(&body.text)
+        .and_then(|()| body.client_id.as_deref().map_or(Ok(()), check_client_id));
+    if let Err(code) = checked {
+        return bad_request(code, Refusal::from(code).message);
     }
-    let client_id = match body.client_id {
-        Some(id) if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN => {
-            return bad_request(
-                ErrorCode::InvalidClientId,
-                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
-            )
-        }
-        client_id => client_id,
-    };
+    let client_id = body.client_id;
     let bot_user = User {
         id: format!("bot-{bot}"),
         name: bot.clone(),
