@@ -1,8 +1,11 @@
 //! Persistence benchmark: durable messages per second and ack latency, group commit against
-//! one-transaction-per-message in the same run, on a real SQLite file (WAL, synchronous=FULL).
+//! one-transaction-per-message in the same run, on a real SQLite file (WAL, synchronous=FULL)
+//! or, with `HUDDLE_BENCH_POSTGRES` set to a server's URL, on PostgreSQL (each run in a fresh
+//! schema of its own, dropped afterwards).
 //!
-//! Run: `scripts/bench-persistence.sh` (or `cargo bench --features ssr --bench persistence`).
-//! Figures are printed; nothing here asserts a number.
+//! Run: `scripts/bench-persistence.sh` (SQLite) or `scripts/bench-persistence.sh --postgres`
+//! (a throwaway local server, scripts/postgres.sh). Figures are printed; nothing here asserts
+//! a number.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +17,9 @@ use huddle::server::broker::LocalBroker;
 use huddle::server::history::committer::Committer;
 use huddle::server::hub::fanout::Hub;
 use huddle::server::hub::registry::ConnectionRegistry;
-use huddle::server::store::{NewMessage, SqliteStore, Store};
+use huddle::server::store::{self, Database, NewMessage, Store};
 use huddle::server::{serve, AppState, Config};
+use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -41,13 +45,91 @@ fn message(n: usize) -> NewMessage {
     }
 }
 
-async fn fresh_store(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(&dir.path().join(name)).await.unwrap())
+/// Where the runs keep their history.
+enum Engine {
+    /// A SQLite file per run in this directory.
+    Sqlite(tempfile::TempDir),
+    /// A schema per run on the server at this URL; the schemas made, to drop at the end.
+    Postgres {
+        url: String,
+        schemas: std::sync::Mutex<Vec<String>>,
+    },
+}
+
+impl Engine {
+    fn from_env() -> Engine {
+        match std::env::var("HUDDLE_BENCH_POSTGRES") {
+            Ok(url) if !url.is_empty() => Engine::Postgres {
+                url,
+                schemas: Default::default(),
+            },
+            _ => Engine::Sqlite(tempfile::tempdir().unwrap()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Engine::Sqlite(dir) => format!(
+                "SQLite WAL, synchronous=FULL, files in {}",
+                dir.path().display()
+            ),
+            Engine::Postgres { url, .. } => format!(
+                "PostgreSQL at {}, a schema per run",
+                Database::Postgres(url.clone())
+            ),
+        }
+    }
+
+    /// A fresh, empty database for the run called `name`.
+    async fn database(&self, name: &str) -> Database {
+        match self {
+            Engine::Sqlite(dir) => Database::Sqlite(dir.path().join(format!("{name}.db"))),
+            Engine::Postgres { url, schemas } => {
+                let schema = format!("bench_{name}_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::connect(url).await.unwrap();
+                admin
+                    .execute(format!("CREATE SCHEMA {schema}").as_str())
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                schemas.lock().unwrap().push(schema.clone());
+                let separator = if url.contains('?') { '&' } else { '?' };
+                Database::Postgres(format!(
+                    "{url}{separator}options=-c%20search_path%3D{schema}"
+                ))
+            }
+        }
+    }
+
+    /// Whether the engine lets several writers commit at once: SQLite serializes them, so
+    /// its per-message peer takes turns; PostgreSQL's per-message peer commits concurrently,
+    /// as a plain server would (the room's counter row orders their seqs).
+    fn serializes_writers(&self) -> bool {
+        matches!(self, Engine::Sqlite(_))
+    }
+
+    async fn drop_schemas(&self) {
+        if let Engine::Postgres { url, schemas } = self {
+            let mut admin = PgConnection::connect(url).await.unwrap();
+            for schema in schemas.lock().unwrap().drain(..) {
+                admin
+                    .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+                    .await
+                    .unwrap();
+            }
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+async fn fresh_store(engine: &Engine, name: &str) -> Arc<dyn Store> {
+    let database = engine.database(name).await;
+    store::open(&database).await.unwrap().messages
 }
 
 /// Wraps a store to count batches and the time spent storing them.
 struct Counting {
-    inner: Arc<SqliteStore>,
+    inner: Arc<dyn Store>,
     batches: std::sync::atomic::AtomicU64,
     micros: std::sync::atomic::AtomicU64,
 }
@@ -88,9 +170,9 @@ impl Store for Counting {
 }
 
 /// Group commit: `SUBMITTERS` tasks share `THROUGHPUT_MESSAGES` through the committer.
-async fn group_commit_throughput(dir: &tempfile::TempDir) -> f64 {
+async fn group_commit_throughput(engine: &Engine) -> f64 {
     let store = Arc::new(Counting {
-        inner: fresh_store(dir, "group.db").await,
+        inner: fresh_store(engine, "group").await,
         batches: Default::default(),
         micros: Default::default(),
     });
@@ -123,10 +205,10 @@ async fn group_commit_throughput(dir: &tempfile::TempDir) -> f64 {
 }
 
 /// The peer: the same store, one transaction (and one fsync) per message, same concurrency.
-async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64 {
-    let store = fresh_store(dir, "single.db").await;
-    // The store assigns seqs inside its transaction; one writer at a time keeps them right,
-    // as SQLite itself would serialize the writers anyway.
+async fn per_message_throughput(engine: &Engine, messages: usize) -> f64 {
+    let store = fresh_store(engine, "single").await;
+    // On SQLite, one writer at a time, as SQLite itself would serialize the writers anyway.
+    let serialize = engine.serializes_writers();
     let writer = Arc::new(tokio::sync::Mutex::new(()));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -134,7 +216,11 @@ async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64
         let (store, writer) = (store.clone(), writer.clone());
         tasks.push(tokio::spawn(async move {
             for n in (s..messages).step_by(SUBMITTERS) {
-                let _turn = writer.lock().await;
+                let _turn = if serialize {
+                    Some(writer.lock().await)
+                } else {
+                    None
+                };
                 store.append(vec![message(n)]).await.unwrap();
             }
         }));
@@ -147,8 +233,8 @@ async fn per_message_throughput(dir: &tempfile::TempDir, messages: usize) -> f64
 
 /// Open loop at a fixed rate: latency from each message's intended send time to its ack, so
 /// a stall is charged to every message it delays (no coordinated omission).
-async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
-    let store = fresh_store(dir, "latency.db").await;
+async fn committer_ack_latency(engine: &Engine) -> Histogram<u64> {
+    let store = fresh_store(engine, "latency").await;
     let hub = Arc::new(Hub::new(&[]));
     let (committer, _thread) =
         Committer::start(store, local_broker(hub)).expect("starting the committer");
@@ -177,10 +263,10 @@ async fn committer_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
 
 /// The same open loop through the whole server: a WebSocket client sends, the ack comes
 /// back over the socket after the commit.
-async fn websocket_ack_latency(dir: &tempfile::TempDir) -> Histogram<u64> {
+async fn websocket_ack_latency(engine: &Engine) -> Histogram<u64> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = Config::with_database(dir.path().join("server.db"));
+    let mut config = Config::with_database(engine.database("server").await);
     // One client at 1,000 messages/s: far past the per-connection limit meant for people.
     config.rate_limit_per_sec = 0;
     let options = leptos::prelude::LeptosOptions::builder()
@@ -244,19 +330,16 @@ fn percentiles(h: &Histogram<u64>) -> String {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    println!(
-        "Huddle persistence benchmark — SQLite WAL, synchronous=FULL, file in {}",
-        dir.path().display()
-    );
+    let engine = Engine::from_env();
+    println!("Huddle persistence benchmark — {}", engine.describe());
     println!(
         "machine: {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let group = group_commit_throughput(&dir).await;
+    let group = group_commit_throughput(&engine).await;
     // The peer is far slower; a tenth of the messages gives a stable rate in reasonable time.
-    let single = per_message_throughput(&dir, THROUGHPUT_MESSAGES / 10).await;
+    let single = per_message_throughput(&engine, THROUGHPUT_MESSAGES / 10).await;
     println!();
     println!("| durable throughput, {SUBMITTERS} concurrent senders | messages/s |");
     println!("|---|---|");
@@ -264,8 +347,8 @@ async fn main() {
     println!("| one transaction per message (peer) | {single:.0} |");
     println!("| ratio | {:.1}× |", group / single);
 
-    let committer = committer_ack_latency(&dir).await;
-    let websocket = websocket_ack_latency(&dir).await;
+    let committer = committer_ack_latency(&engine).await;
+    let websocket = websocket_ack_latency(&engine).await;
     println!();
     println!(
         "ack latency at {LATENCY_RATE_PER_SEC} messages/s for {LATENCY_SECONDS} s, open loop:"
@@ -278,6 +361,7 @@ async fn main() {
         "  websocket (send frame → ack frame): {}",
         percentiles(&websocket)
     );
+    engine.drop_schemas().await;
 }
 
 /// The committer publishes through the in-process broker, as the server does.

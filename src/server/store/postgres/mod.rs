@@ -39,7 +39,12 @@ impl PostgresStore {
     /// Connects to the database at `url` (which must exist) and brings its schema up to date
     /// with the migrations embedded in the binary. Call it from within a tokio runtime.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+        // Every statement planned for its own parameters. sqlx prepares statements, and after a
+        // few runs PostgreSQL may switch to a generic plan made while the tables were empty: a
+        // sequential scan of `messages` for the batch's retry lookup, whatever its size. That
+        // cost grew with the history (group commits of 15 ms at 100,000 messages).
+        let options =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         // One connection first, for its error: the pool retries a refused connection until
         // its timeout and then reports only that it timed out.
         let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
