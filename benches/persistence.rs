@@ -110,8 +110,9 @@ impl Engine {
 
     async fn drop_schemas(&self) {
         if let Engine::Postgres { url, schemas } = self {
+            let made = std::mem::take(&mut *schemas.lock().unwrap());
             let mut admin = PgConnection::connect(url).await.unwrap();
-            for schema in schemas.lock().unwrap().drain(..) {
+            for schema in made {
                 admin
                     .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
                     .await
