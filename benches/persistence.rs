@@ -1,7 +1,7 @@
 //! Persistence benchmark: durable messages per second and ack latency, group commit against
 //! one-transaction-per-message in the same run, on a real SQLite file (WAL, synchronous=FULL)
-//! or, with `HUDDLE_BENCH_POSTGRES` set to a server's URL, on PostgreSQL (each run in a fresh
-//! schema of its own, dropped afterwards).
+//! or, with `HUDDLE_BENCH_STORE=postgres`, on PostgreSQL (the server the tests use, each run
+//! in a fresh schema of its own, dropped afterwards).
 //!
 //! Run: `scripts/bench-persistence.sh` (SQLite) or `scripts/bench-persistence.sh --postgres`
 //! (a throwaway local server, scripts/postgres.sh). Figures are printed; nothing here asserts
@@ -19,7 +19,6 @@ use huddle::server::hub::fanout::Hub;
 use huddle::server::hub::registry::ConnectionRegistry;
 use huddle::server::store::{self, Database, NewMessage, Store};
 use huddle::server::{serve, AppState, Config};
-use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -45,25 +44,26 @@ fn message(n: usize) -> NewMessage {
     }
 }
 
+/// The tests' throwaway PostgreSQL databases: a schema each, dropped when it is dropped.
+#[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)] // the tests' switch between engines; the bench has its own
+mod postgres;
+
 /// Where the runs keep their history.
 enum Engine {
     /// A SQLite file per run in this directory.
     Sqlite(tempfile::TempDir),
-    /// A schema per run on the server at this URL; the schemas made, to drop at the end.
-    Postgres {
-        url: String,
-        schemas: std::sync::Mutex<Vec<String>>,
-    },
+    /// A schema per run on the server at `HUDDLE_TEST_POSTGRES` (or scripts/postgres.sh's),
+    /// kept until the benchmark ends.
+    Postgres(std::sync::Mutex<Vec<postgres::TestDatabase>>),
 }
 
 impl Engine {
     fn from_env() -> Engine {
-        match std::env::var("HUDDLE_BENCH_POSTGRES") {
-            Ok(url) if !url.is_empty() => Engine::Postgres {
-                url,
-                schemas: Default::default(),
-            },
-            _ => Engine::Sqlite(tempfile::tempdir().unwrap()),
+        if std::env::var("HUDDLE_BENCH_STORE").is_ok_and(|store| store == "postgres") {
+            Engine::Postgres(Default::default())
+        } else {
+            Engine::Sqlite(tempfile::tempdir().unwrap())
         }
     }
 
@@ -73,9 +73,9 @@ impl Engine {
                 "SQLite WAL, synchronous=FULL, files in {}",
                 dir.path().display()
             ),
-            Engine::Postgres { url, .. } => format!(
+            Engine::Postgres(_) => format!(
                 "PostgreSQL at {}, a schema per run",
-                Database::Postgres(url.clone())
+                Database::Postgres(postgres::admin_url().to_owned())
             ),
         }
     }
@@ -84,19 +84,11 @@ impl Engine {
     async fn database(&self, name: &str) -> Database {
         match self {
             Engine::Sqlite(dir) => Database::Sqlite(dir.path().join(format!("{name}.db"))),
-            Engine::Postgres { url, schemas } => {
-                let schema = format!("bench_{name}_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(url).await.unwrap();
-                admin
-                    .execute(format!("CREATE SCHEMA {schema}").as_str())
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                schemas.lock().unwrap().push(schema.clone());
-                let separator = if url.contains('?') { '&' } else { '?' };
-                Database::Postgres(format!(
-                    "{url}{separator}options=-c%20search_path%3D{schema}"
-                ))
+            Engine::Postgres(made) => {
+                let database = postgres::TestDatabase::create().await;
+                let named = database.database();
+                made.lock().unwrap().push(database);
+                named
             }
         }
     }
@@ -106,20 +98,6 @@ impl Engine {
     /// as a plain server would (the room's counter row orders their seqs).
     fn serializes_writers(&self) -> bool {
         matches!(self, Engine::Sqlite(_))
-    }
-
-    async fn drop_schemas(&self) {
-        if let Engine::Postgres { url, schemas } = self {
-            let made = std::mem::take(&mut *schemas.lock().unwrap());
-            let mut admin = PgConnection::connect(url).await.unwrap();
-            for schema in made {
-                admin
-                    .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
-                    .await
-                    .unwrap();
-            }
-            admin.close().await.unwrap();
-        }
     }
 }
 
@@ -362,7 +340,6 @@ async fn main() {
         "  websocket (send frame → ack frame): {}",
         percentiles(&websocket)
     );
-    engine.drop_schemas().await;
 }
 
 /// The committer publishes through the in-process broker, as the server does.

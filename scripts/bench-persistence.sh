@@ -10,8 +10,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 case "${1:-}" in
   "") ;;
   --postgres)
-    HUDDLE_BENCH_POSTGRES=$(scripts/postgres.sh start)
-    export HUDDLE_BENCH_POSTGRES
+    HUDDLE_TEST_POSTGRES=$(scripts/postgres.sh start)
+    export HUDDLE_TEST_POSTGRES HUDDLE_BENCH_STORE=postgres
     trap 'scripts/postgres.sh stop' EXIT
     ;;
   *) echo "usage: $0 [--postgres]" >&2; exit 2 ;;

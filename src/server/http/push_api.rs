@@ -95,12 +95,11 @@ pub async fn post_message(
     if let Err(code) = checked {
         return bad_request(code, Refusal::from(code).message);
     }
-    let client_id = body.client_id;
     let bot_user = User {
         id: format!("bot-{bot}"),
         name: bot.clone(),
     };
-    let message = NewMessage::new(room, client_id, bot_user, body.text);
+    let message = NewMessage::new(room, body.client_id, bot_user, body.text);
     let client_id = message.client_id.clone();
     tracing::info!(bot = %bot, room = %message.room, id = %message.id, "bot posted");
     match state.committer.submit(message).await.outcome().await {
