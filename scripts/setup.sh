@@ -57,6 +57,16 @@ if [ "${1:-}" = "--test" ]; then
     say "installing PostgreSQL 15 from Debian"
     apt_install postgresql
   fi
+  # Several nodes share rooms through Redis and sit behind nginx: the cluster tests start
+  # both on loopback (scripts/redis.sh, scripts/cluster.sh), never the system's services.
+  if ! command -v redis-server >/dev/null; then
+    say "installing Redis from Debian"
+    apt_install redis-server
+  fi
+  if [ ! -x /usr/sbin/nginx ]; then
+    say "installing nginx from Debian"
+    apt_install nginx
+  fi
   # Playwright drives Debian's Chromium: never download a browser of its own.
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   stamp=end2end/node_modules/.installed-from-lock

@@ -27,10 +27,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     let addr = config.addr.unwrap_or(leptos_options.site_addr);
     let listener = listener::bind(addr).with_context(|| format!("binding {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let database = config.database.clone();
-    let state = AppState::new(config, leptos_options)
-        .await
-        .with_context(|| format!("opening the history database {database}"))?;
+    let state = AppState::new(config, leptos_options).await?;
     tracing::info!(%url, "listening");
     println!("Huddle is running: open {url} in two browser tabs and chat.");
     serve(listener, state, termination_signal()).await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::server::broker::RedisUrl;
 use crate::server::store::Database;
 
 /// Where history is kept unless `--database` says otherwise: a file in the working directory,
@@ -54,6 +55,19 @@ pub struct Config {
     /// the database must exist, its tables are created).
     #[arg(long, env = "HUDDLE_DATABASE", default_value = DEFAULT_DATABASE)]
     pub database: Database,
+
+    /// Share rooms with other nodes through this Redis server
+    /// (`redis://[:password@]host[:port][/db]`): run several nodes on one PostgreSQL
+    /// `--database` behind one address (docs/deploy.md). Without it, this node is on its own.
+    #[arg(long, env = "HUDDLE_REDIS")]
+    pub redis: Option<RedisUrl>,
+
+    /// How long a node's presence lives in Redis unrefreshed, in milliseconds. It is rewritten
+    /// every third of this, and the store is swept for messages Redis dropped as often; a
+    /// node that dies takes its people offline everywhere within this plus a third. Default
+    /// 15,000.
+    #[arg(long, env = "HUDDLE_REDIS_PRESENCE_TTL_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(300..))]
+    pub redis_presence_ttl_ms: u64,
 
     /// Most messages a reconnecting client is sent to catch up. A client further behind is
     /// told to `resync` (reload the latest page) instead. Default 1,000: a few hundred KiB.

@@ -10,7 +10,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::server::auth::Auth;
-use crate::server::broker::{Broker, LocalBroker};
+use crate::server::broker::{Broker, LocalBroker, RedisBroker, RedisSettings, RedisUnavailable};
 use crate::server::config::Config;
 use crate::server::history::committer::Committer;
 use crate::server::hub::fanout::Hub;
@@ -18,7 +18,7 @@ use crate::server::hub::mailbox::ConnectionId;
 use crate::server::hub::registry::ConnectionRegistry;
 use crate::server::rooms::directory::Directory;
 use crate::server::shutdown::Shutdown;
-use crate::server::store::{self, Store, StoreError, TokenStore};
+use crate::server::store::{self, Database, Store, StoreError, TokenStore};
 
 /// What axum hands every handler: the site's options for Leptos, and the core. Cloning it
 /// clones two pointers. It dereferences to the [`Core`], so `state.hub` is the core's hub.
@@ -94,19 +94,69 @@ impl SocketSettings {
     }
 }
 
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the history database {database}: {error}")]
+    Store {
+        database: Database,
+        error: StoreError,
+    },
+    #[error(transparent)]
+    Redis(#[from] RedisUnavailable),
+    #[error("--redis shares rooms between nodes, so they must share their history too: give every node the same PostgreSQL --database (postgres://…), not {database}")]
+    RedisNeedsPostgres { database: Database },
+}
+
 impl AppState {
-    /// Opens the history database and starts the hub where the history left off.
-    pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StoreError> {
-        let stores = store::open(&config.database).await?;
+    /// Opens the history database, starts the hub where the history left off, and joins the
+    /// other nodes if `config.redis` names a Redis server.
+    pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
+        if config.redis.is_some() && !matches!(config.database, Database::Postgres(_)) {
+            return Err(StartError::RedisNeedsPostgres {
+                database: config.database.clone(),
+            });
+        }
+        let opening = |error: StoreError| StartError::Store {
+            database: config.database.clone(),
+            error,
+        };
+        let stores = store::open(&config.database).await.map_err(opening)?;
         let store = stores.messages;
-        let heads = store.heads().await?;
+        let heads = store.heads().await.map_err(opening)?;
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
         let registry = Arc::new(ConnectionRegistry::new());
-        let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone(), registry.clone()));
-        let auth = Arc::new(Auth::open(stores.identities, &config).await?);
+        let shutdown = Shutdown::new();
+        let broker: Arc<dyn Broker> = match &config.redis {
+            None => Arc::new(LocalBroker::new(hub.clone(), registry.clone())),
+            Some(url) => {
+                let settings = RedisSettings {
+                    url: url.clone(),
+                    presence_ttl: Duration::from_millis(config.redis_presence_ttl_ms),
+                };
+                let broker = RedisBroker::start(
+                    settings,
+                    hub.clone(),
+                    registry.clone(),
+                    store.clone(),
+                    &shutdown,
+                )
+                .await?;
+                Arc::new(broker)
+            }
+        };
+        let auth = Arc::new(
+            Auth::open(stores.identities, &config)
+                .await
+                .map_err(opening)?,
+        );
         let directory = Arc::new(Directory::new(stores.rooms));
-        let (committer, _writer) = Committer::start(store.clone(), broker.clone())
-            .map_err(|err| StoreError::Writer(format!("cannot start the committer: {err}")))?;
+        let (committer, _writer) =
+            Committer::start(store.clone(), broker.clone()).map_err(|err| {
+                opening(StoreError::Writer(format!(
+                    "cannot start the committer: {err}"
+                )))
+            })?;
         let core = Core {
             sockets: SocketSettings::from_config(&config),
             config,
@@ -118,7 +168,7 @@ impl AppState {
             committer,
             auth,
             directory,
-            shutdown: Shutdown::new(),
+            shutdown,
             next_connection: AtomicU64::new(1),
         };
         Ok(AppState {

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod postgres;
+pub mod redis;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -57,6 +58,22 @@ impl TestServer {
         tweak(&mut config);
         let mut server = Self::launch(config, Some(dir)).await;
         server.postgres = postgres;
+        server
+    }
+
+    /// One node of a cluster: history in `database` (shared with the other nodes), rooms
+    /// shared through the Redis at `redis_url`, settings changed by `tweak`.
+    pub async fn start_node(
+        database: &std::sync::Arc<postgres::TestDatabase>,
+        redis_url: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::with_database(database.database());
+        config.redis = Some(redis_url.parse().unwrap());
+        tweak(&mut config);
+        let mut server = Self::launch(config, Some(dir)).await;
+        server.postgres = Some(database.clone());
         server
     }
 

@@ -12,9 +12,15 @@
 //!
 //! Reads that fan nothing out (a room's head, whether it exists) stay with the hub.
 
+mod catch_up;
+mod envelope;
 mod local;
+mod node_presence;
+mod redis_broker;
+mod redis_link;
 
 pub use local::LocalBroker;
+pub use redis_broker::{RedisBroker, RedisSettings, RedisUnavailable, RedisUrl};
 
 use std::sync::Arc;
 

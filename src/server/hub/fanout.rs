@@ -15,13 +15,22 @@
 //! nobody is told about each coming and going, nor about typing: those frames would grow with
 //! the square of the room's size (Slack and Discord stop them in large rooms too).
 //!
+//! With several nodes (the Redis broker), a room's members on this node are only some of its
+//! people: the room also knows who is online on other nodes ([`Hub::remote_presence`]), tells
+//! its members only when a person's first device anywhere arrives or their last one leaves,
+//! and reports each local coming and going to the broker ([`Hub::observe_presence`]). Batches
+//! from other nodes may arrive late or not at all, so the broker publishes with
+//! [`Hub::publish_in_order`], which never lets a member see a seq gap.
+//!
 //! Rooms come into being when first joined or first published to. The set of rooms sits
 //! behind a read-write lock that only the first use of a room writes; each room then has its
 //! own mutex, so rooms never wait on one another.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+
+use tokio::sync::mpsc;
 
 use crate::server::config::DEFAULT_PRESENCE_LIMIT;
 use crate::server::transport::encoded_frame::EncodedFrame;
@@ -37,6 +46,32 @@ pub struct Hub {
     next_room_id: AtomicU32,
     /// Rooms with more members than this get no presence or typing frames.
     presence_limit: usize,
+    /// Where local comings and goings are reported, once someone asks
+    /// ([`Hub::observe_presence`]): the Redis broker tells the other nodes.
+    presence_observer: OnceLock<mpsc::UnboundedSender<LocalPresence>>,
+}
+
+/// Another node, as named in what it publishes.
+pub type NodeId = Arc<str>;
+
+/// A person's first connection on this node joined a room (`online`), or their last one here
+/// left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalPresence {
+    pub room: Arc<str>,
+    pub user: Arc<User>,
+    pub online: bool,
+}
+
+/// Messages of `room` after `after` through `through` that this node has not published: a
+/// batch arrived whose first seq is not the one after the room's head. They are in the store
+/// (a batch is published only after its commit, and seqs are committed in order), so the
+/// broker reads them from there and publishes them with [`Hub::publish_in_order`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub room: Arc<str>,
+    pub after: u64,
+    pub through: u64,
 }
 
 /// What a connection learns by joining a room.
@@ -72,6 +107,8 @@ struct RoomState {
     members: BTreeMap<ConnectionId, Member>,
     /// Each person online here, with how many of their connections are members.
     online: HashMap<Person, u32>,
+    /// Each person online in this room on other nodes, with those nodes.
+    remote: HashMap<Person, BTreeSet<NodeId>>,
     /// Seq of the last message published.
     head: u64,
 }
@@ -129,6 +166,25 @@ impl Hub {
             rooms: RwLock::new(rooms),
             next_room_id,
             presence_limit,
+            presence_observer: OnceLock::new(),
+        }
+    }
+
+    /// From now on, every local coming and going (a person's first connection on this node
+    /// joining a room, their last one leaving it, evictions included) is also sent to the
+    /// returned receiver. Only the first caller gets one.
+    pub fn observe_presence(&self) -> Option<mpsc::UnboundedReceiver<LocalPresence>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.presence_observer.set(sender).ok().map(|()| receiver)
+    }
+
+    fn report(&self, room: &Room, user: &Arc<User>, online: bool) {
+        if let Some(observer) = self.presence_observer.get() {
+            let _ = observer.send(LocalPresence {
+                room: room.name.clone(),
+                user: user.clone(),
+                online,
+            });
         }
     }
 
@@ -177,13 +233,21 @@ impl Hub {
             let connections = state.online.entry(Person(user.clone())).or_insert(0);
             *connections += 1;
             if *connections == 1 {
-                self.announce(&room, &mut state, user, true, Some(id));
+                self.report(&room, user, true);
+                if !state.remote.contains_key(user.id.as_str()) {
+                    self.announce(&room, &mut state, user, true, Some(id));
+                }
             }
         }
         let online = if state.members.len() <= self.presence_limit {
+            let remote_only = state
+                .remote
+                .keys()
+                .filter(|person| !state.online.contains_key(person.0.id.as_str()));
             state
                 .online
                 .keys()
+                .chain(remote_only)
                 .map(|person| User::clone(&person.0))
                 .collect()
         } else {
@@ -249,8 +313,133 @@ impl Hub {
         };
         if gone {
             state.online.remove(member.user.id.as_str());
-            self.announce(room, state, &member.user, false, None);
+            self.report(room, &member.user, false);
+            if !state.remote.contains_key(member.user.id.as_str()) {
+                self.announce(room, state, &member.user, false, None);
+            }
         }
+    }
+
+    /// `node` says `user` came online in `room` there (their first connection on that node
+    /// joined it) or went offline there. The room's members here are told only if that
+    /// changes whether the person is online anywhere.
+    pub fn remote_presence(&self, node: &NodeId, room: &str, user: &User, online: bool) {
+        let room = self.room(room);
+        let mut state = room.lock();
+        self.set_remote(&room, &mut state, node, user, online);
+    }
+
+    fn set_remote(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        node: &NodeId,
+        user: &User,
+        online: bool,
+    ) {
+        let id = user.id.as_str();
+        let was_online = state.online.contains_key(id) || state.remote.contains_key(id);
+        if online {
+            match state.remote.get_mut(id) {
+                Some(nodes) => {
+                    nodes.insert(node.clone());
+                }
+                None => {
+                    let person = Person(Arc::new(user.clone()));
+                    state.remote.insert(person, BTreeSet::from([node.clone()]));
+                }
+            }
+        } else if let Some(nodes) = state.remote.get_mut(id) {
+            nodes.remove(node);
+            if nodes.is_empty() {
+                state.remote.remove(id);
+            }
+        }
+        let is_online = state.online.contains_key(id) || state.remote.contains_key(id);
+        if was_online != is_online {
+            self.announce(room, state, user, is_online, None);
+        }
+    }
+
+    /// Makes `node`'s people here exactly `rooms` (room → who is online in it on that node):
+    /// its periodic snapshot, which corrects any coming or going whose message was lost, and
+    /// an empty one when the node is gone.
+    pub fn replace_remote(&self, node: &NodeId, rooms: &BTreeMap<String, Vec<User>>) {
+        let known: Vec<Arc<Room>> = {
+            let all = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+            all.values().cloned().collect()
+        };
+        let unknown = rooms
+            .keys()
+            .filter(|name| !known.iter().any(|room| room.name.as_ref() == name.as_str()))
+            .map(|name| self.room(name))
+            .collect::<Vec<_>>();
+        for room in known.iter().chain(&unknown) {
+            let there = rooms.get(room.name.as_ref()).map_or(&[][..], Vec::as_slice);
+            let mut state = room.lock();
+            let departed: Vec<User> = state
+                .remote
+                .iter()
+                .filter(|(person, nodes)| {
+                    nodes.contains(node) && !there.iter().any(|user| user.id == person.0.id)
+                })
+                .map(|(person, _)| User::clone(&person.0))
+                .collect();
+            for user in &departed {
+                self.set_remote(room, &mut state, node, user, false);
+            }
+            for user in there {
+                let listed = state
+                    .remote
+                    .get(user.id.as_str())
+                    .is_some_and(|nodes| nodes.contains(node));
+                if !listed {
+                    self.set_remote(room, &mut state, node, user, true);
+                }
+            }
+        }
+    }
+
+    /// Who is online on this node, room by room (rooms with nobody left out): what this node
+    /// tells the others in its snapshot.
+    pub fn local_presence(&self) -> BTreeMap<String, Vec<User>> {
+        let rooms: Vec<Arc<Room>> = {
+            let all = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+            all.values().cloned().collect()
+        };
+        rooms
+            .into_iter()
+            .filter_map(|room| {
+                let state = room.lock();
+                let people: Vec<User> = state
+                    .online
+                    .keys()
+                    .map(|person| User::clone(&person.0))
+                    .collect();
+                (!people.is_empty()).then(|| (room.name.to_string(), people))
+            })
+            .collect()
+    }
+
+    /// Moves `room`'s head to `through` if nobody here is in the room (nothing to deliver:
+    /// a joiner reads up to the head from the store). False if it has members.
+    pub fn skip_unwatched(&self, room: &str, through: u64) -> bool {
+        let room = self.room(room);
+        let mut state = room.lock();
+        if !state.members.is_empty() {
+            return false;
+        }
+        state.head = state.head.max(through);
+        true
+    }
+
+    /// Every room's head, as this node has published them.
+    pub fn heads(&self) -> Vec<(Arc<str>, u64)> {
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        rooms
+            .values()
+            .map(|room| (room.name.clone(), room.lock().head))
+            .collect()
     }
 
     /// Tells the room's members (but `except`) that `user` came online or went offline.
@@ -341,6 +530,29 @@ impl Hub {
         messages: impl IntoIterator<Item = &'a ChatMessage>,
         answered: &[ConnectionId],
     ) -> usize {
+        self.publish_rooms(messages, answered, None)
+    }
+
+    /// Like [`Hub::publish_all`], for batches that may come out of order or with messages
+    /// missing (from other nodes, through Redis). In a room with members here, only messages
+    /// that follow its head without a gap are published; the rest are left for the caller to
+    /// fill from the store, and returned as [`Gap`]s. A room with no members here just moves
+    /// its head: whoever joins it next reads everything up to the head from the store.
+    pub fn publish_in_order<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a ChatMessage>,
+        answered: &[ConnectionId],
+        gaps: &mut Vec<Gap>,
+    ) -> usize {
+        self.publish_rooms(messages, answered, Some(gaps))
+    }
+
+    fn publish_rooms<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a ChatMessage>,
+        answered: &[ConnectionId],
+        mut gaps: Option<&mut Vec<Gap>>,
+    ) -> usize {
         debug_assert!(answered.is_sorted(), "answered must be sorted");
         // Serialized once each, outside any lock; every member shares the room's batch.
         let mut by_room: Vec<(&str, Vec<Frame>)> = Vec::new();
@@ -363,6 +575,32 @@ impl Hub {
             let Some(&(last, _)) = frames.last() else {
                 continue;
             };
+            if let Some(gaps) = gaps.as_deref_mut() {
+                if !state.members.is_empty() {
+                    // The first message that does not follow the one before it (or the head).
+                    let follows = std::iter::once(head)
+                        .chain(frames.iter().map(|(seq, _)| *seq))
+                        .zip(frames.iter().map(|(seq, _)| *seq))
+                        .take_while(|(before, seq)| *seq == before + 1)
+                        .count();
+                    if follows < frames.len() {
+                        let after = if follows == 0 {
+                            head
+                        } else {
+                            frames[follows - 1].0
+                        };
+                        gaps.push(Gap {
+                            room: room.name.clone(),
+                            after,
+                            through: last,
+                        });
+                        frames.truncate(follows);
+                    }
+                }
+            }
+            let Some(&(last, _)) = frames.last() else {
+                continue;
+            };
             state.head = last;
             queued += self.offer_all(&room, &mut state, frames.into(), answered, |_| true);
         }
@@ -376,8 +614,15 @@ impl Hub {
 
     /// How many distinct people are online in `room`.
     pub fn online_count(&self, room: &str) -> usize {
-        self.existing(room)
-            .map_or(0, |room| room.lock().online.len())
+        self.existing(room).map_or(0, |room| {
+            let state = room.lock();
+            let remote_only = state
+                .remote
+                .keys()
+                .filter(|person| !state.online.contains_key(person.0.id.as_str()))
+                .count();
+            state.online.len() + remote_only
+        })
     }
 
     /// Members of `room` (0 for a room never used).
@@ -738,5 +983,139 @@ mod tests {
         assert_eq!(hub.member_count("lobby"), 0);
         assert_eq!(hub.member_count("other"), 0);
         assert!(!hub.has_room("never-used"), "leaving creates nothing");
+    }
+
+    fn seqs(mailbox: &mut Mailbox) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        while let Some(delivery) = mailbox.try_recv() {
+            seqs.push(delivery.seq);
+        }
+        seqs
+    }
+
+    #[test]
+    fn publishing_in_order_holds_back_what_follows_a_gap_and_names_the_gap() {
+        let hub = quiet(&[]);
+        let (_, mut member) = joined(&hub, 1, 16);
+        let mut gaps = Vec::new();
+        hub.publish_in_order([&message(1), &message(2)], &[], &mut gaps);
+        assert!(gaps.is_empty());
+        // 3 and 4 were lost or are late: 5 and 6 wait for them.
+        hub.publish_in_order([&message(5), &message(6)], &[], &mut gaps);
+        assert_eq!(
+            gaps,
+            [Gap {
+                room: "lobby".into(),
+                after: 2,
+                through: 6
+            }]
+        );
+        assert_eq!(hub.head("lobby"), 2, "the head stays before the gap");
+        // A gap inside one batch: what precedes it is published.
+        gaps.clear();
+        hub.publish_in_order([&message(3), &message(5)], &[], &mut gaps);
+        assert_eq!(gaps[0].after, 3);
+        assert_eq!(hub.head("lobby"), 3);
+        // The catch-up from the store fills it; late copies are skipped.
+        gaps.clear();
+        hub.publish_in_order([&message(4), &message(5), &message(6)], &[], &mut gaps);
+        hub.publish_in_order([&message(5)], &[], &mut gaps);
+        assert!(gaps.is_empty());
+        assert_eq!(seqs(&mut member), [1, 2, 3, 4, 5, 6], "no gap, no repeat");
+    }
+
+    #[test]
+    fn a_room_nobody_here_is_in_just_moves_its_head_past_a_gap() {
+        let hub = quiet(&[]);
+        let mut gaps = Vec::new();
+        hub.publish_in_order([&message(7)], &[], &mut gaps);
+        assert!(
+            gaps.is_empty(),
+            "nobody to deliver to: a joiner reads the store"
+        );
+        assert_eq!(hub.head("lobby"), 7);
+        assert!(hub.skip_unwatched("lobby", 9));
+        assert_eq!(hub.head("lobby"), 9);
+        let (_, _member) = joined(&hub, 1, 4);
+        assert!(
+            !hub.skip_unwatched("lobby", 12),
+            "a member needs the messages"
+        );
+        assert_eq!(hub.head("lobby"), 9);
+    }
+
+    #[test]
+    fn people_on_other_nodes_are_online_here_and_announced_only_on_real_changes() {
+        let hub = Hub::new(&[]);
+        let (watcher, mut watching) = mailbox(1, 16);
+        hub.join("lobby", watcher, &person(1));
+        let ada = person(2);
+        let (one, two): (NodeId, NodeId) = (Arc::from("n1"), Arc::from("n2"));
+        hub.remote_presence(&one, "lobby", &ada, true);
+        assert!(matches!(
+            frame(&mut watching),
+            ServerFrame::Presence { online: true, .. }
+        ));
+        hub.remote_presence(&two, "lobby", &ada, true);
+        assert!(watching.try_recv().is_none(), "a second node adds nobody");
+        assert_eq!(hub.online_count("lobby"), 2);
+        // Ada's tab here: still one person, no notice; a joiner sees her once.
+        let (tab, _tab) = mailbox(3, 8);
+        hub.join("lobby", tab, &ada);
+        assert!(watching.try_recv().is_none());
+        let (late, _late) = mailbox(4, 8);
+        let joined = hub.join("lobby", late, &person(4));
+        assert_eq!(joined.online.len(), 3, "watcher, Ada once, the joiner");
+        while watching.try_recv().is_some() {} // the joiner's arrival
+        hub.leave(["lobby"], 3);
+        hub.remote_presence(&one, "lobby", &ada, false);
+        assert!(watching.try_recv().is_none(), "still online on n2");
+        // n2's snapshot no longer lists her (its message was lost): now she is gone.
+        hub.replace_remote(&two, &BTreeMap::new());
+        assert_eq!(
+            frame(&mut watching),
+            ServerFrame::Presence {
+                room: "lobby".into(),
+                user: User::clone(&ada),
+                online: false
+            }
+        );
+        // A snapshot also brings people in, in rooms this node had not seen.
+        let rooms = BTreeMap::from([("elsewhere".to_owned(), vec![User::clone(&ada)])]);
+        hub.replace_remote(&one, &rooms);
+        assert_eq!(hub.online_count("elsewhere"), 1);
+        assert!(!hub.local_presence().contains_key("elsewhere"), "not local");
+        assert_eq!(
+            hub.local_presence()["lobby"].len(),
+            2,
+            "the watcher, the joiner"
+        );
+    }
+
+    #[test]
+    fn local_comings_and_goings_are_reported_to_the_observer_evictions_included() {
+        let hub = Hub::new(&[]);
+        let mut changes = hub.observe_presence().expect("the first observer");
+        assert!(hub.observe_presence().is_none(), "only one");
+        let ada = person(1);
+        let (tab1, _t1) = mailbox(1, 8);
+        let (tab2, _t2) = mailbox(2, 8);
+        hub.join("lobby", tab1, &ada);
+        hub.join("lobby", tab2, &ada);
+        let first = changes.try_recv().unwrap();
+        assert_eq!((first.room.as_ref(), first.online), ("lobby", true));
+        assert!(changes.try_recv().is_err(), "a second tab is no change");
+        hub.leave(["lobby"], 1);
+        assert!(changes.try_recv().is_err());
+        // Bob's queue holds one batch: the second evicts him, which is a departure too.
+        let (slow, _slow) = mailbox(3, 1);
+        hub.join("lobby", slow, &person(3));
+        assert!(changes.try_recv().unwrap().online);
+        hub.publish(&message(1));
+        hub.publish(&message(2));
+        let gone = changes.try_recv().unwrap();
+        assert_eq!((gone.user.id.as_str(), gone.online), ("u-3", false));
+        hub.leave(["lobby"], 2);
+        assert!(!changes.try_recv().unwrap().online, "Ada's last tab");
     }
 }

@@ -100,7 +100,8 @@ pub const UNSEQUENCED: u64 = 0;
 
 /// Why a mailbox takes no more deliveries. The connection task closes the connection with the
 /// matching close code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stop {
     /// The queue overflowed: the client missed messages.
     TooSlow,

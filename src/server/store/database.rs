@@ -21,7 +21,7 @@ impl FromStr for Database {
         if value.starts_with("postgres://") || value.starts_with("postgresql://") {
             // Checked now, so a typo is a flag error rather than a failure to connect.
             url::Url::parse(value)
-                .map_err(|err| format!("not a PostgreSQL URL ({err}): {}", mask(value)))?;
+                .map_err(|err| format!("not a PostgreSQL URL ({err}): {}", mask_password(value)))?;
             return Ok(Database::Postgres(value.to_owned()));
         }
         let path = match value.strip_prefix("sqlite:") {
@@ -44,7 +44,7 @@ impl FromStr for Database {
 }
 
 /// A URL as logs and errors may show it: its password, if any, replaced by `***`.
-fn mask(url: &str) -> String {
+pub fn mask_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Cannot fail: the URL has a host, since it has a password.
@@ -68,7 +68,7 @@ impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Database::Sqlite(path) => write!(f, "{}", path.display()),
-            Database::Postgres(url) => f.write_str(&mask(url)),
+            Database::Postgres(url) => f.write_str(&mask_password(url)),
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-pub use database::Database;
+pub use database::{mask_password, Database};
 pub use identities::IdentityStore;
 pub use postgres::PostgresStore;
 pub use rooms::RoomStore;

@@ -1,0 +1,233 @@
+//! The broker for several nodes: each node fans frames out to its own connections, as the
+//! local broker does, and tells every other node through Redis pub/sub, which hands them to
+//! its hub and registry ([`super::redis_link`]).
+//!
+//! Redis pub/sub is at most once: a message published while a node's subscription is down
+//! never reaches it. Nothing that must not be lost depends on it. Messages are in the store
+//! (PostgreSQL, shared) before anyone publishes them; a node that sees a room's seq jump, that
+//! resubscribes, or whose periodic sweep finds the store ahead of what it published, reads the
+//! missing messages from the store before delivering anything later ([`super::catch_up`]).
+//! Presence is sent as it changes and also kept under a key per node with a TTL, which
+//! corrects lost changes and lets a dead node's people go offline ([`super::node_presence`]).
+//! What is left is ephemeral (typing), or per-person frames, which the publisher holds and
+//! resends while Redis is away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::protocol::{ChatMessage, User};
+use crate::server::broker::catch_up::CatchUp;
+use crate::server::broker::envelope::Event;
+use crate::server::broker::node_presence::NodePresence;
+use crate::server::broker::redis_link::{self, Outbound};
+use crate::server::broker::Broker;
+use crate::server::hub::fanout::{Hub, Joined, NodeId};
+use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
+use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::shutdown::Shutdown;
+use crate::server::store::{mask_password, Appended, Store};
+
+/// How long the first connection to Redis may take before the server gives up starting.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A Redis server's URL, as `--redis` takes it: `redis://[[user]:password@]host[:port][/db]`.
+/// Shown (logs, errors, `Debug`) with its password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl std::str::FromStr for RedisUrl {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(value)
+            .map_err(|err| format!("not a Redis URL ({err}): {}", mask_password(value)))?;
+        match parsed.scheme() {
+            "redis" if parsed.host_str().is_some_and(|host| !host.is_empty()) => {
+                Ok(RedisUrl(value.to_owned()))
+            }
+            "redis" => Err(format!("a Redis URL names a host: {}", mask_password(value))),
+            "rediss" => Err("rediss:// (TLS) is not supported: reach Redis over a private network or a TLS tunnel, with redis://".into()),
+            other => Err(format!("a Redis URL starts with redis://, not {other}://")),
+        }
+    }
+}
+
+impl std::fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&mask_password(&self.0))
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+/// What the Redis broker needs from the node it runs in.
+pub struct RedisSettings {
+    pub url: RedisUrl,
+    /// How long a node's presence key lives unrefreshed. It is refreshed three times per TTL,
+    /// and the store is swept for missed messages as often.
+    pub presence_ttl: Duration,
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach Redis at {url}: {reason}")]
+pub struct RedisUnavailable {
+    /// Password masked.
+    pub url: String,
+    pub reason: String,
+}
+
+/// This node's part in the cluster, shared by the broker and its tasks.
+pub(super) struct Node {
+    pub id: NodeId,
+    pub hub: Arc<Hub>,
+    pub registry: Arc<ConnectionRegistry>,
+    pub outbound: Outbound,
+    pub catch_up: CatchUp,
+    pub presence: NodePresence,
+}
+
+pub struct RedisBroker {
+    node: Arc<Node>,
+}
+
+impl RedisBroker {
+    /// Connects to Redis (failing if it does not answer) and starts the tasks that publish,
+    /// listen, catch up from `store`, and keep presence; they end when `shutdown` begins.
+    pub async fn start(
+        settings: RedisSettings,
+        hub: Arc<Hub>,
+        registry: Arc<ConnectionRegistry>,
+        store: Arc<dyn Store>,
+        shutdown: &Shutdown,
+    ) -> Result<Self, RedisUnavailable> {
+        let unavailable = |reason: String| RedisUnavailable {
+            url: settings.url.to_string(),
+            reason,
+        };
+        let client = redis::Client::open(settings.url.0.as_str())
+            .map_err(|err| unavailable(format!("not a Redis URL: {err}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let mut connection: ConnectionManager = tokio::time::timeout(
+            CONNECT_TIMEOUT * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| unavailable("no answer".into()))?
+        .map_err(|err| unavailable(err.to_string()))?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?;
+
+        let id: NodeId = Arc::from(uuid::Uuid::new_v4().simple().to_string().as_str());
+        let sweep_every = settings.presence_ttl / 3;
+        let node = Arc::new(Node {
+            id: id.clone(),
+            hub: hub.clone(),
+            registry,
+            outbound: redis_link::start_publisher(id.clone(), connection.clone(), shutdown),
+            catch_up: CatchUp::start(hub.clone(), store, sweep_every, shutdown),
+            presence: NodePresence::default(),
+        });
+        let changes = hub
+            .observe_presence()
+            .expect("one broker per hub: nobody else observes its presence");
+        NodePresence::start(
+            node.clone(),
+            connection,
+            changes,
+            settings.presence_ttl,
+            shutdown,
+        );
+        redis_link::start_subscriber(node.clone(), client, shutdown);
+        tracing::info!(node = %id, redis = %settings.url, "sharing rooms through Redis");
+        Ok(RedisBroker { node })
+    }
+}
+
+impl Broker for RedisBroker {
+    fn publish_stored(&self, batch: &[Appended], answered: &[ConnectionId]) -> usize {
+        let stored: Vec<&ChatMessage> = batch.iter().filter_map(Appended::stored).collect();
+        let mut gaps = Vec::new();
+        let queued = self
+            .node
+            .hub
+            .publish_in_order(stored.iter().copied(), answered, &mut gaps);
+        self.node.catch_up.fill(gaps);
+        // One envelope per room, its messages in seq order as the committer gave them.
+        let mut rooms: Vec<(&str, Vec<ChatMessage>)> = Vec::new();
+        for message in stored {
+            match rooms.iter_mut().find(|(room, _)| *room == message.room) {
+                Some((_, messages)) => messages.push(message.clone()),
+                None => rooms.push((&message.room, vec![message.clone()])),
+            }
+        }
+        for (_, messages) in rooms {
+            self.node.outbound.send(Event::Stored { messages });
+        }
+        queued
+    }
+
+    fn send_to_people(&self, frame: &str, user_id: Option<&str>) -> usize {
+        self.node.outbound.send(Event::People {
+            frame: frame.to_owned(),
+            user_id: user_id.map(str::to_owned),
+        });
+        self.node.registry.send(frame, user_id)
+    }
+
+    fn stop_person(&self, user_id: &str, why: Stop) -> usize {
+        self.node.outbound.send(Event::Stop {
+            user_id: user_id.to_owned(),
+            why,
+        });
+        self.node.registry.stop_user(user_id, why)
+    }
+
+    fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined {
+        // The hub reports the arrival to the presence task, which tells the other nodes.
+        self.node.hub.join(room, subscriber, user)
+    }
+
+    fn leave(&self, rooms: &mut dyn Iterator<Item = &str>, connection: ConnectionId) {
+        self.node.hub.leave(rooms, connection);
+    }
+
+    fn typing(&self, room: &str, user: &User) {
+        self.node.hub.typing(room, user);
+        self.node.outbound.send(Event::Typing {
+            room: room.to_owned(),
+            user: user.clone(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_url_is_checked_and_shown_without_its_password() {
+        let url: RedisUrl = "redis://:hunter2@10.0.0.5:6380/1".parse().unwrap();
+        assert_eq!(url.to_string(), "redis://:***@10.0.0.5:6380/1");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let err = "http://cache:6379".parse::<RedisUrl>().unwrap_err();
+        assert!(err.contains("redis://"), "{err}");
+        let err = "rediss://cache:6379".parse::<RedisUrl>().unwrap_err();
+        assert!(err.contains("not supported"), "{err}");
+        let err = "redis://:pw@".parse::<RedisUrl>().unwrap_err();
+        assert!(!err.contains("pw"), "{err}");
+        assert!("cache:6379".parse::<RedisUrl>().is_err());
+    }
+}
