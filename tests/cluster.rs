@@ -8,51 +8,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cluster::{Cluster, PRESENCE_TTL_MS};
 use common::postgres::TestDatabase;
 use common::redis::TestRedis;
-use common::{Client, TestServer};
+use common::Client;
 use huddle::protocol::{ClientFrame, ServerFrame, User};
 use huddle::server::auth::api_tokens;
 use huddle::server::store::{self, NewMessage};
 use huddle::server::{AppState, Config};
 use leptos::prelude::LeptosOptions;
-
-const PRESENCE_TTL_MS: u64 = 900;
-
-struct Cluster {
-    redis: TestRedis,
-    database: Arc<TestDatabase>,
-    nodes: Vec<TestServer>,
-}
-
-impl Cluster {
-    async fn start(nodes: usize) -> Cluster {
-        let redis = TestRedis::start();
-        let database = Arc::new(TestDatabase::create().await);
-        let mut cluster = Cluster {
-            redis,
-            database,
-            nodes: Vec::new(),
-        };
-        for _ in 0..nodes {
-            cluster.add_node().await;
-        }
-        cluster
-    }
-
-    async fn add_node(&mut self) -> &TestServer {
-        let node = TestServer::start_node(&self.database, &self.redis.url(), |config| {
-            config.redis_presence_ttl_ms = PRESENCE_TTL_MS;
-            config.rate_limit_per_sec = 0;
-        })
-        .await;
-        self.nodes.push(node);
-        self.nodes.last().unwrap()
-    }
-}
 
 /// Proves nothing else is queued for any of `clients` (all in the lobby): a marker the first
 /// sends must be the next message each of them gets.

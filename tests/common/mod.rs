@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod cluster;
+pub mod nginx;
 pub mod postgres;
 pub mod redis;
 
