@@ -483,10 +483,19 @@ pub async fn start_binary(database: &std::path::Path) -> Running {
 
 /// [`start_binary`] with extra flags.
 pub async fn start_binary_with(database: &std::path::Path, extra_args: &[&str]) -> Running {
+    start_binary_at("127.0.0.1:0", database, extra_args).await
+}
+
+/// [`start_binary_with`] listening on `addr` (a node behind a proxy, restarted on its port).
+pub async fn start_binary_at(
+    addr: &str,
+    database: &std::path::Path,
+    extra_args: &[&str],
+) -> Running {
     use std::process::Stdio;
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .args(["--addr", addr, "--log", "warn"])
         .arg("--database")
         .arg(database)
         .args(extra_args)
