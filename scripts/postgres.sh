@@ -4,6 +4,8 @@
 #
 #   scripts/postgres.sh start   starts it unless it runs already; prints its URL
 #   scripts/postgres.sh url     prints the URL (whether or not it runs)
+#   scripts/postgres.sh halt    stops it and keeps its data, for `start` to bring it back (tests
+#                               of a database outage)
 #   scripts/postgres.sh stop    stops it and removes its directory
 #
 # HUDDLE_TEST_PG_PORT picks the port (default 55432). PostgreSQL refuses to run as root, so
@@ -44,6 +46,10 @@ start() {
   echo "$url"
 }
 
+halt() {
+  as_owner "$bin/pg_ctl" stop --pgdata="$dir/data" --mode=fast --wait >/dev/null
+}
+
 stop() {
   if [ -f "$dir/data/PG_VERSION" ]; then
     as_owner "$bin/pg_ctl" stop --pgdata="$dir/data" --mode=fast --wait >/dev/null 2>&1 || true
@@ -53,7 +59,8 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  halt) halt ;;
   stop) stop ;;
   url) echo "$url" ;;
-  *) echo "usage: $0 start|url|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|url|halt|stop" >&2; exit 2 ;;
 esac

@@ -7,16 +7,17 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, PRESENCE_TTL_MS};
-use common::postgres::TestDatabase;
+use common::postgres::{OwnServer, TestDatabase};
 use common::redis::TestRedis;
-use common::Client;
-use huddle::protocol::{ClientFrame, ServerFrame, User};
+use common::{Client, TestServer};
+use huddle::protocol::{ClientFrame, ErrorCode, ServerFrame, User};
 use huddle::server::auth::api_tokens;
-use huddle::server::store::{self, NewMessage};
+use huddle::server::store::{self, Database, NewMessage};
 use huddle::server::{AppState, Config};
 use leptos::prelude::LeptosOptions;
 
@@ -433,4 +434,88 @@ async fn several_nodes_need_one_shared_postgresql_database() {
         err.to_string().contains("same PostgreSQL --database"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_restarting_refuses_sends_retryably_and_the_outbox_stores_each_once() {
+    let postgres = tokio::task::spawn_blocking(OwnServer::start).await.unwrap();
+    let redis = TestRedis::start();
+    let database: Database = postgres.url.parse().unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        nodes.push(TestServer::start_node_on(database.clone(), &redis.url(), |_| {}).await);
+    }
+    let mut ada = nodes[0].client().await;
+    let mut bob = nodes[1].client().await;
+    ada.say("m1", "before").await;
+    assert_eq!(ada.ack_for("m1").await.1, 1);
+    assert_eq!(next_seq(&mut bob).await, (1, "m1".into()));
+
+    let postgres = Arc::new(postgres);
+    let halted = postgres.clone();
+    tokio::task::spawn_blocking(move || halted.halt())
+        .await
+        .unwrap();
+    // Sent while the database is down: each is acked late or refused as retryable, never
+    // lost in silence.
+    let outbox: Vec<&str> = vec!["m2", "m3"];
+    for client_id in &outbox {
+        ada.say(client_id, "during").await;
+    }
+    let mut refused = Vec::new();
+    while refused.len() < outbox.len() {
+        match ada.next_frame().await {
+            ServerFrame::Error { code, message } => {
+                assert_eq!(code, ErrorCode::StoreUnavailable, "{message}");
+                let id = outbox
+                    .iter()
+                    .find(|id| message.contains(&format!("{id:?}")))
+                    .unwrap_or_else(|| panic!("the refusal names its client_id: {message}"));
+                refused.push(*id);
+            }
+            ServerFrame::Ack { client_id, .. } => panic!("{client_id} acked with no database"),
+            _ => {}
+        }
+    }
+    let resumed = postgres.clone();
+    tokio::task::spawn_blocking(move || resumed.resume())
+        .await
+        .unwrap();
+    // The outbox resends both, each twice (as a client unsure of its first resend would),
+    // until both are acked: each is stored once, with one seq. Every send is answered once,
+    // with an ack or a refusal (the pool may still be reconnecting).
+    let mut seqs: BTreeMap<String, u64> = BTreeMap::new();
+    while seqs.len() < outbox.len() {
+        let pending: Vec<&str> = outbox
+            .iter()
+            .copied()
+            .filter(|id| !seqs.contains_key(*id))
+            .collect();
+        for client_id in pending.iter().chain(&pending) {
+            ada.say(client_id, "during").await;
+        }
+        let mut answers = 0;
+        while answers < pending.len() * 2 {
+            match ada.next_frame().await {
+                ServerFrame::Ack { client_id, seq, .. } => {
+                    answers += 1;
+                    let first = *seqs.entry(client_id).or_insert(seq);
+                    assert_eq!(first, seq, "a resend is acked with the original seq");
+                }
+                ServerFrame::Error { code, message } => {
+                    assert_eq!(code, ErrorCode::StoreUnavailable, "{message}");
+                    answers += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(seqs.values().copied().collect::<Vec<u64>>(), [2, 3]);
+    assert_eq!(next_seq(&mut bob).await, (2, "m2".into()));
+    assert_eq!(next_seq(&mut bob).await, (3, "m3".into()));
+    let stored = nodes[1].stored_messages().await;
+    assert_eq!(stored.len(), 3, "each message once");
+    for node in &mut nodes {
+        node.shutdown().await.unwrap();
+    }
 }

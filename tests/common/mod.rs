@@ -70,13 +70,22 @@ impl TestServer {
         redis_url: &str,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::with_database(database.database());
-        config.redis = Some(redis_url.parse().unwrap());
-        tweak(&mut config);
-        let mut server = Self::launch(config, Some(dir)).await;
+        let mut server = Self::start_node_on(database.database(), redis_url, tweak).await;
         server.postgres = Some(database.clone());
         server
+    }
+
+    /// [`TestServer::start_node`] on a database of the caller's (a server of a test's own).
+    pub async fn start_node_on(
+        database: Database,
+        redis_url: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::with_database(database);
+        config.redis = Some(redis_url.parse().unwrap());
+        tweak(&mut config);
+        Self::launch(config, Some(dir)).await
     }
 
     /// Runs `sql` on the server's database behind its back, as an operator's tool (or a

@@ -97,3 +97,53 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A PostgreSQL server of one test's own (scripts/postgres.sh on a port of its own), for a
+/// test that stops the server under its nodes; removed when dropped.
+pub struct OwnServer {
+    port: u16,
+    pub url: String,
+}
+
+impl OwnServer {
+    pub fn start() -> OwnServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Self::script(port, "start");
+        OwnServer { port, url }
+    }
+
+    /// Stops the server (fast shutdown: every connection is cut), keeping its data.
+    pub fn halt(&self) {
+        Self::script(self.port, "halt");
+    }
+
+    /// Starts it again after [`OwnServer::halt`].
+    pub fn resume(&self) {
+        Self::script(self.port, "start");
+    }
+
+    fn script(port: u16, command: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh");
+        let output = std::process::Command::new(script)
+            .arg(command)
+            .env("HUDDLE_TEST_PG_PORT", port.to_string())
+            .output()
+            .expect("scripts/postgres.sh runs");
+        assert!(
+            output.status.success(),
+            "scripts/postgres.sh {command} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        Self::script(self.port, "stop");
+    }
+}
