@@ -519,3 +519,22 @@ async fn postgresql_restarting_refuses_sends_retryably_and_the_outbox_stores_eac
         node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_node_stopping_cleanly_takes_its_people_offline_at_once() {
+    // The default TTL (15 s): a node missed twice would take 10 s or more, beyond the
+    // patience of `presence_of`. Only the node's own goodbye is that fast.
+    let redis = TestRedis::start();
+    let database = Arc::new(TestDatabase::create().await);
+    let staying = TestServer::start_node(&database, &redis.url(), |_| {}).await;
+    let mut leaving = TestServer::start_node(&database, &redis.url(), |_| {}).await;
+    let mut ada = staying
+        .client_with_cookie(&staying.guest_cookie("Ada").await)
+        .await;
+    let bob = leaving
+        .client_with_cookie(&staying.guest_cookie("Bob").await)
+        .await;
+    assert!(presence_of(&mut ada, "lobby", &bob.me.id).await);
+    leaving.shutdown().await.unwrap();
+    assert!(!presence_of(&mut ada, "lobby", &bob.me.id).await);
+}

@@ -57,6 +57,9 @@ pub enum Event {
         user_id: String,
         why: Stop,
     },
+    /// The origin is shutting down: its people are offline there now, without waiting for
+    /// its presence key to be missed.
+    NodeLeft,
 }
 
 /// Who is online on one node, room by room, as it stores it under its key. `version` counts

@@ -3,7 +3,8 @@
 //! Each local coming and going is published as it happens (the hub reports it): other nodes
 //! see it within a publication's latency. Each node also keeps its whole presence under a key
 //! of its own with a TTL, rewritten every third of the TTL, and reads the other nodes' keys as
-//! often. A snapshot corrects what a lost publication left wrong; a key that is gone at two
+//! often. A node that stops cleanly says so (`node_left`), and its people go offline at once.
+//! A snapshot corrects what a lost publication left wrong; a key that is gone at two
 //! reads in a row means its node is gone (killed, cut off), and its people go offline here.
 //! (Once is not enough: a restarted Redis has lost every key, and each node writes its own
 //! again within one period.) So a dead node's people go offline within the TTL plus two
@@ -21,8 +22,9 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokio::sync::mpsc;
 
-use crate::server::broker::envelope::{node_key, Event, NodeSnapshot, NODES_KEY};
+use crate::server::broker::envelope::{node_key, Event, NodeSnapshot, CHANNEL, NODES_KEY};
 use crate::server::broker::redis_broker::Node;
+use crate::server::broker::redis_link::encode;
 use crate::server::hub::fanout::{LocalPresence, NodeId};
 use crate::server::shutdown::Shutdown;
 
@@ -77,7 +79,7 @@ impl NodePresence {
         true
     }
 
-    fn forget(&self, node: &NodeId) {
+    pub fn forget(&self, node: &NodeId) {
         let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
         applied.remove(node);
     }
@@ -189,10 +191,13 @@ async fn refresh(
 }
 
 async fn forget_self(node: &Node, mut connection: ConnectionManager) {
+    let left = encode(&node.id, Event::NodeLeft);
     let forgotten = redis::pipe()
         .del(node_key(&node.id))
         .ignore()
         .srem(NODES_KEY, &*node.id)
+        .ignore()
+        .publish(CHANNEL, left)
         .ignore()
         .query_async::<()>(&mut connection)
         .await;

@@ -104,7 +104,7 @@ async fn publish(
     }
 }
 
-fn encode(origin: &NodeId, event: Event) -> String {
+pub(super) fn encode(origin: &NodeId, event: Event) -> String {
     let envelope = Envelope {
         origin: origin.to_string(),
         event,
@@ -187,6 +187,11 @@ fn receive(node: &Node, envelope: Envelope) {
         }
         Event::Stop { user_id, why } => {
             node.registry.stop_user(&user_id, why);
+        }
+        Event::NodeLeft => {
+            tracing::info!(node = %origin, "node left: its people are offline");
+            node.hub.replace_remote(&origin, &Default::default());
+            node.presence.forget(&origin);
         }
     }
 }
