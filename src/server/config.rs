@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::server::broker::RedisUrl;
+use crate::server::redis_url::RedisUrl;
 use crate::server::store::Database;
 
 /// Where history is kept unless `--database` says otherwise: a file in the working directory,

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod history;
 pub mod http;
 pub mod hub;
+pub mod redis_url;
 pub mod rooms;
 pub mod runtime;
 pub mod serve;

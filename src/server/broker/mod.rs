@@ -20,7 +20,7 @@ mod redis_broker;
 mod redis_link;
 
 pub use local::LocalBroker;
-pub use redis_broker::{RedisBroker, RedisSettings, RedisUnavailable, RedisUrl};
+pub use redis_broker::{RedisBroker, RedisSettings, RedisUnavailable};
 
 use std::sync::Arc;
 

@@ -23,10 +23,17 @@ use redis::AsyncCommands;
 use tokio::sync::mpsc;
 
 use crate::server::broker::envelope::{node_key, Event, NodeSnapshot, CHANNEL, NODES_KEY};
-use crate::server::broker::redis_broker::Node;
-use crate::server::broker::redis_link::encode;
-use crate::server::hub::fanout::{LocalPresence, NodeId};
+use crate::server::broker::redis_link::{encode, Outbound};
+use crate::server::hub::fanout::{Hub, LocalPresence, NodeId};
 use crate::server::shutdown::Shutdown;
+
+/// What the presence tasks use of their node.
+pub(super) struct PresenceNode {
+    pub id: NodeId,
+    pub hub: Arc<Hub>,
+    pub outbound: Outbound,
+    pub presence: Arc<NodePresence>,
+}
 
 #[derive(Default)]
 pub(super) struct NodePresence {
@@ -41,7 +48,7 @@ pub(super) struct NodePresence {
 impl NodePresence {
     /// Starts the tasks that publish local changes and keep the snapshots.
     pub fn start(
-        node: Arc<Node>,
+        node: Arc<PresenceNode>,
         connection: ConnectionManager,
         changes: mpsc::UnboundedReceiver<LocalPresence>,
         ttl: Duration,
@@ -102,7 +109,10 @@ impl NodePresence {
     }
 }
 
-async fn publish_changes(node: Arc<Node>, mut changes: mpsc::UnboundedReceiver<LocalPresence>) {
+async fn publish_changes(
+    node: Arc<PresenceNode>,
+    mut changes: mpsc::UnboundedReceiver<LocalPresence>,
+) {
     while let Some(change) = changes.recv().await {
         let version = node.presence.version.fetch_add(1, Ordering::Relaxed) + 1;
         node.outbound.send(Event::Presence {
@@ -114,7 +124,7 @@ async fn publish_changes(node: Arc<Node>, mut changes: mpsc::UnboundedReceiver<L
     }
 }
 
-async fn keep_snapshots(node: &Node, mut connection: ConnectionManager, ttl: Duration) {
+async fn keep_snapshots(node: &PresenceNode, mut connection: ConnectionManager, ttl: Duration) {
     let mut ticks = tokio::time::interval(ttl / 3);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -127,7 +137,7 @@ async fn keep_snapshots(node: &Node, mut connection: ConnectionManager, ttl: Dur
 
 /// Writes this node's snapshot, then reads the others' and applies them.
 async fn refresh(
-    node: &Node,
+    node: &PresenceNode,
     connection: &mut ConnectionManager,
     ttl: Duration,
 ) -> redis::RedisResult<()> {
@@ -190,7 +200,7 @@ async fn refresh(
     Ok(())
 }
 
-async fn forget_self(node: &Node, mut connection: ConnectionManager) {
+async fn forget_self(node: &PresenceNode, mut connection: ConnectionManager) {
     let left = encode(&node.id, Event::NodeLeft);
     let forgotten = redis::pipe()
         .del(node_key(&node.id))

@@ -19,52 +19,19 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::protocol::{ChatMessage, User};
 use crate::server::broker::catch_up::CatchUp;
-use crate::server::broker::envelope::Event;
-use crate::server::broker::node_presence::NodePresence;
+use crate::server::broker::envelope::{Envelope, Event};
+use crate::server::broker::node_presence::{NodePresence, PresenceNode};
 use crate::server::broker::redis_link::{self, Outbound};
 use crate::server::broker::Broker;
 use crate::server::hub::fanout::{Hub, Joined, NodeId};
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
 use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::redis_url::RedisUrl;
 use crate::server::shutdown::Shutdown;
-use crate::server::store::{mask_password, Appended, Store};
+use crate::server::store::{Appended, Store};
 
 /// How long the first connection to Redis may take before the server gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A Redis server's URL, as `--redis` takes it: `redis://[[user]:password@]host[:port][/db]`.
-/// Shown (logs, errors, `Debug`) with its password masked.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisUrl(String);
-
-impl std::str::FromStr for RedisUrl {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, String> {
-        let parsed = url::Url::parse(value)
-            .map_err(|err| format!("not a Redis URL ({err}): {}", mask_password(value)))?;
-        match parsed.scheme() {
-            "redis" if parsed.host_str().is_some_and(|host| !host.is_empty()) => {
-                Ok(RedisUrl(value.to_owned()))
-            }
-            "redis" => Err(format!("a Redis URL names a host: {}", mask_password(value))),
-            "rediss" => Err("rediss:// (TLS) is not supported: reach Redis over a private network or a TLS tunnel, with redis://".into()),
-            other => Err(format!("a Redis URL starts with redis://, not {other}://")),
-        }
-    }
-}
-
-impl std::fmt::Display for RedisUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&mask_password(&self.0))
-    }
-}
-
-impl std::fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RedisUrl({self})")
-    }
-}
 
 /// What the Redis broker needs from the node it runs in.
 pub struct RedisSettings {
@@ -84,13 +51,51 @@ pub struct RedisUnavailable {
 }
 
 /// This node's part in the cluster, shared by the broker and its tasks.
-pub(super) struct Node {
+struct Node {
     pub id: NodeId,
     pub hub: Arc<Hub>,
     pub registry: Arc<ConnectionRegistry>,
     pub outbound: Outbound,
     pub catch_up: CatchUp,
-    pub presence: NodePresence,
+    pub presence: Arc<NodePresence>,
+}
+
+impl Node {
+    /// Hands what another node published to this node's hub and connections.
+    fn receive(&self, envelope: Envelope) {
+        if *envelope.origin == *self.id {
+            return; // Delivered here when it was published.
+        }
+        let origin: NodeId = Arc::from(envelope.origin.as_str());
+        match envelope.event {
+            Event::Stored { messages } => {
+                let mut gaps = Vec::new();
+                self.hub.publish_in_order(&messages, &[], &mut gaps);
+                self.catch_up.fill(gaps);
+            }
+            Event::Presence {
+                room,
+                user,
+                online,
+                version,
+            } => {
+                self.presence.applied(&origin, version);
+                self.hub.remote_presence(&origin, &room, &user, online);
+            }
+            Event::Typing { room, user } => self.hub.typing(&room, &user),
+            Event::People { frame, user_id } => {
+                self.registry.send(&frame, user_id.as_deref());
+            }
+            Event::Stop { user_id, why } => {
+                self.registry.stop_user(&user_id, why);
+            }
+            Event::NodeLeft => {
+                tracing::info!(node = %origin, "node left: its people are offline");
+                self.hub.replace_remote(&origin, &Default::default());
+                self.presence.forget(&origin);
+            }
+        }
+    }
 }
 
 pub struct RedisBroker {
@@ -111,7 +116,7 @@ impl RedisBroker {
             url: settings.url.to_string(),
             reason,
         };
-        let client = redis::Client::open(settings.url.0.as_str())
+        let client = redis::Client::open(settings.url.as_str())
             .map_err(|err| unavailable(format!("not a Redis URL: {err}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -132,25 +137,38 @@ impl RedisBroker {
 
         let id: NodeId = Arc::from(uuid::Uuid::new_v4().simple().to_string().as_str());
         let sweep_every = settings.presence_ttl / 3;
+        let outbound = redis_link::start_publisher(id.clone(), connection.clone(), shutdown);
         let node = Arc::new(Node {
             id: id.clone(),
             hub: hub.clone(),
             registry,
-            outbound: redis_link::start_publisher(id.clone(), connection.clone(), shutdown),
+            outbound: outbound.clone(),
             catch_up: CatchUp::start(hub.clone(), store, sweep_every, shutdown),
-            presence: NodePresence::default(),
+            presence: Arc::default(),
         });
         let changes = hub
             .observe_presence()
             .expect("one broker per hub: nobody else observes its presence");
+        let presence = PresenceNode {
+            id: id.clone(),
+            hub,
+            outbound,
+            presence: node.presence.clone(),
+        };
         NodePresence::start(
-            node.clone(),
+            Arc::new(presence),
             connection,
             changes,
             settings.presence_ttl,
             shutdown,
         );
-        redis_link::start_subscriber(node.clone(), client, shutdown);
+        let (receiving, subscribing) = (node.clone(), node.clone());
+        redis_link::start_subscriber(
+            client,
+            move |envelope| receiving.receive(envelope),
+            move || subscribing.catch_up.sweep(),
+            shutdown,
+        );
         tracing::info!(node = %id, redis = %settings.url, "sharing rooms through Redis");
         Ok(RedisBroker { node })
     }
@@ -210,24 +228,5 @@ impl Broker for RedisBroker {
             room: room.to_owned(),
             user: user.clone(),
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_redis_url_is_checked_and_shown_without_its_password() {
-        let url: RedisUrl = "redis://:hunter2@10.0.0.5:6380/1".parse().unwrap();
-        assert_eq!(url.to_string(), "redis://:***@10.0.0.5:6380/1");
-        assert!(!format!("{url:?}").contains("hunter2"));
-        let err = "http://cache:6379".parse::<RedisUrl>().unwrap_err();
-        assert!(err.contains("redis://"), "{err}");
-        let err = "rediss://cache:6379".parse::<RedisUrl>().unwrap_err();
-        assert!(err.contains("not supported"), "{err}");
-        let err = "redis://:pw@".parse::<RedisUrl>().unwrap_err();
-        assert!(!err.contains("pw"), "{err}");
-        assert!("cache:6379".parse::<RedisUrl>().is_err());
     }
 }

@@ -9,7 +9,6 @@
 //! reached it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,7 +17,6 @@ use tokio::sync::mpsc;
 
 use crate::backoff::Backoff;
 use crate::server::broker::envelope::{Envelope, Event, CHANNEL};
-use crate::server::broker::redis_broker::Node;
 use crate::server::hub::fanout::NodeId;
 use crate::server::shutdown::Shutdown;
 
@@ -32,6 +30,7 @@ const PIPELINE_MOST: usize = 256;
 const RETRY_CAP: Duration = Duration::from_secs(2);
 
 /// The queue of what this node publishes. Sending never waits.
+#[derive(Clone)]
 pub(super) struct Outbound {
     events: mpsc::UnboundedSender<Event>,
 }
@@ -112,29 +111,35 @@ pub(super) fn encode(origin: &NodeId, event: Event) -> String {
     serde_json::to_string(&envelope).expect("an envelope always serializes")
 }
 
-/// Starts the task that listens to the other nodes, for as long as the server runs.
-pub(super) fn start_subscriber(node: Arc<Node>, client: redis::Client, shutdown: &Shutdown) {
+/// Starts the task that listens to the other nodes, for as long as the server runs: each
+/// envelope goes to `receive`, and `subscribed` is called on every (re)subscription, since
+/// whatever was published while this node was not subscribed never reaches it.
+pub(super) fn start_subscriber(
+    client: redis::Client,
+    receive: impl Fn(Envelope) + Send + 'static,
+    subscribed: impl Fn() + Send + 'static,
+    shutdown: &Shutdown,
+) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         tokio::select! {
-            () = subscribe(node, client) => {}
+            () = subscribe(client, receive, subscribed) => {}
             () = shutdown.begun() => {}
         }
     });
 }
 
-async fn subscribe(node: Arc<Node>, client: redis::Client) {
+async fn subscribe(client: redis::Client, receive: impl Fn(Envelope), subscribed: impl Fn()) {
     let mut backoff = Backoff::default();
     loop {
         match connect(&client).await {
             Ok(mut pubsub) => {
                 backoff.reset();
-                // Whatever was published while this node was not subscribed never reaches it.
-                node.catch_up.sweep();
+                subscribed();
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
                     match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
-                        Ok(envelope) => receive(&node, envelope),
+                        Ok(envelope) => receive(envelope),
                         Err(err) => {
                             tracing::warn!(error = %err, "ignoring an unreadable event from Redis")
                         }
@@ -158,40 +163,4 @@ async fn connect(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSu
     tokio::time::timeout(timeout, connecting)
         .await
         .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()))
-}
-
-/// Hands what another node published to this node's hub and connections.
-fn receive(node: &Node, envelope: Envelope) {
-    if *envelope.origin == *node.id {
-        return; // Delivered here when it was published.
-    }
-    let origin: NodeId = Arc::from(envelope.origin.as_str());
-    match envelope.event {
-        Event::Stored { messages } => {
-            let mut gaps = Vec::new();
-            node.hub.publish_in_order(&messages, &[], &mut gaps);
-            node.catch_up.fill(gaps);
-        }
-        Event::Presence {
-            room,
-            user,
-            online,
-            version,
-        } => {
-            node.presence.applied(&origin, version);
-            node.hub.remote_presence(&origin, &room, &user, online);
-        }
-        Event::Typing { room, user } => node.hub.typing(&room, &user),
-        Event::People { frame, user_id } => {
-            node.registry.send(&frame, user_id.as_deref());
-        }
-        Event::Stop { user_id, why } => {
-            node.registry.stop_user(&user_id, why);
-        }
-        Event::NodeLeft => {
-            tracing::info!(node = %origin, "node left: its people are offline");
-            node.hub.replace_remote(&origin, &Default::default());
-            node.presence.forget(&origin);
-        }
-    }
 }
