@@ -135,10 +135,11 @@ async fn sweep(hub: &Hub, store: &dyn Store) {
         }
     };
     for (room, head) in heads {
-        if hub.head(&room) < head {
+        let published = hub.head(&room);
+        if published < head {
             tracing::info!(
                 room,
-                published = hub.head(&room),
+                published,
                 stored = head,
                 "catching up on messages Redis did not deliver"
             );

@@ -113,6 +113,26 @@ struct RoomState {
     head: u64,
 }
 
+impl RoomState {
+    /// Everyone online in the room, here or on another node, each person once.
+    fn people(&self) -> impl Iterator<Item = &Person> {
+        let remote_only = self
+            .remote
+            .keys()
+            .filter(|person| !self.online.contains_key(person.0.id.as_str()));
+        self.online.keys().chain(remote_only)
+    }
+
+    fn is_remote(&self, user_id: &str) -> bool {
+        self.remote.contains_key(user_id)
+    }
+
+    /// Online here or on another node.
+    fn is_online(&self, user_id: &str) -> bool {
+        self.online.contains_key(user_id) || self.is_remote(user_id)
+    }
+}
+
 struct Member {
     subscriber: Subscriber,
     user: Arc<User>,
@@ -234,20 +254,14 @@ impl Hub {
             *connections += 1;
             if *connections == 1 {
                 self.report(&room, user, true);
-                if !state.remote.contains_key(user.id.as_str()) {
+                if !state.is_remote(&user.id) {
                     self.announce(&room, &mut state, user, true, Some(id));
                 }
             }
         }
         let online = if state.members.len() <= self.presence_limit {
-            let remote_only = state
-                .remote
-                .keys()
-                .filter(|person| !state.online.contains_key(person.0.id.as_str()));
             state
-                .online
-                .keys()
-                .chain(remote_only)
+                .people()
                 .map(|person| User::clone(&person.0))
                 .collect()
         } else {
@@ -314,7 +328,7 @@ impl Hub {
         if gone {
             state.online.remove(member.user.id.as_str());
             self.report(room, &member.user, false);
-            if !state.remote.contains_key(member.user.id.as_str()) {
+            if !state.is_remote(&member.user.id) {
                 self.announce(room, state, &member.user, false, None);
             }
         }
@@ -338,7 +352,7 @@ impl Hub {
         online: bool,
     ) {
         let id = user.id.as_str();
-        let was_online = state.online.contains_key(id) || state.remote.contains_key(id);
+        let was_online = state.is_online(id);
         if online {
             match state.remote.get_mut(id) {
                 Some(nodes) => {
@@ -355,7 +369,7 @@ impl Hub {
                 state.remote.remove(id);
             }
         }
-        let is_online = state.online.contains_key(id) || state.remote.contains_key(id);
+        let is_online = state.is_online(id);
         if was_online != is_online {
             self.announce(room, state, user, is_online, None);
         }
@@ -614,15 +628,8 @@ impl Hub {
 
     /// How many distinct people are online in `room`.
     pub fn online_count(&self, room: &str) -> usize {
-        self.existing(room).map_or(0, |room| {
-            let state = room.lock();
-            let remote_only = state
-                .remote
-                .keys()
-                .filter(|person| !state.online.contains_key(person.0.id.as_str()))
-                .count();
-            state.online.len() + remote_only
-        })
+        self.existing(room)
+            .map_or(0, |room| room.lock().people().count())
     }
 
     /// Members of `room` (0 for a room never used).
