@@ -126,6 +126,60 @@ async fn messages_published_while_joining_are_neither_lost_nor_doubled() {
 }
 
 #[tokio::test]
+async fn a_socket_opened_with_since_resumes_the_lobby_in_order_while_messages_keep_coming() {
+    let server = TestServer::start_with(|config| config.rate_limit_per_sec = 0).await;
+    let mut alice = server.client().await;
+    for n in 1..=20 {
+        alice.say(&format!("a-{n}"), &n.to_string()).await;
+    }
+    alice.ack_for("a-5").await;
+    // Opened while Alice's sends are still being stored: the lobby is live from the moment
+    // the socket opens, yet nothing live is written before the messages after seq 2.
+    let url = format!("{}?since=2", server.ws_url());
+    let mut bob = common::Client::connect(&url, None).await;
+    for n in 21..=40 {
+        alice.say(&format!("a-{n}"), &n.to_string()).await;
+    }
+    let mut seqs = Vec::new();
+    let mut joined = None;
+    while seqs.len() < 38 {
+        match bob.next_frame().await {
+            ServerFrame::Message(message) => seqs.push(message.seq),
+            ServerFrame::Joined { room, head } => {
+                assert_eq!(room, "lobby");
+                joined = Some((seqs.len() as u64, head));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seqs,
+        (3..=40).collect::<Vec<_>>(),
+        "once each, in seq order"
+    );
+    let (replayed, head) = joined.expect("joined after the replay");
+    assert_eq!(head, 2 + replayed, "joined marks where history ends");
+    bob.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_socket_opened_with_a_since_that_is_not_a_seq_is_refused_with_400() {
+    let server = TestServer::start().await;
+    for since in ["-1", "one", "1.5", ""] {
+        let url = format!("{}?since={since}", server.ws_url());
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400, "since={since}");
+                let body = String::from_utf8(response.into_body().unwrap_or_default()).unwrap();
+                assert!(body.contains("since must be a whole number"), "{body}");
+            }
+            Ok(_) => panic!("since={since} opened a socket"),
+            Err(other) => panic!("since={since}: {other}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_client_too_far_behind_is_told_to_resync() {
     let server = TestServer::start_with(|config| config.resume_limit = 3).await;
     let mut alice = server.client().await;

@@ -7,8 +7,9 @@ use futures_util::{Sink, SinkExt};
 use tokio::time::Instant;
 use tungstenite::Message;
 
-use crate::protocol::{ErrorCode, RoomEntry, RoomKind, ServerFrame, User};
+use crate::protocol::{ErrorCode, RoomEntry, RoomKind, ServerFrame, User, LOBBY};
 use crate::server::connection::inbound::{parse_text_frame, Refusal, Request, SendRequest};
+use crate::server::connection::room_cursors::still_to_send;
 use crate::server::connection::task::{ConnectionState, ConnectionTask};
 use crate::server::connection::writer::{ack_or_error, send_json, text_message};
 use crate::server::hub::fanout::Joined;
@@ -52,6 +53,18 @@ impl ConnectionTask {
             (Ok(()), Ok(Request::OpenDm { user })) => self.open_dm(user).await,
             (Ok(()), Err(refusal)) => Err(refusal.into()),
         };
+        self.report(socket, result).await
+    }
+
+    /// Tells this client why its frame was refused; only a broken socket ends the connection.
+    async fn report<S>(
+        &self,
+        socket: &mut S,
+        result: Result<(), Handling>,
+    ) -> Result<(), axum::Error>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
         match result {
             Ok(()) => Ok(()),
             Err(Handling::Socket(err)) => Err(err),
@@ -135,17 +148,58 @@ impl ConnectionTask {
             }
             Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
         }
+        let joined = self
+            .core
+            .broker
+            .join(&room, connection.subscriber.clone(), &self.user);
+        self.catch_up(socket, connection, room, joined, since).await
+    }
+
+    /// Resumes the lobby, which the connection joined live at `lobby.head` as it opened, from
+    /// the client's `/ws?since=`: before any live message of it is written, so the client
+    /// gets every message after `since` once and in seq order, like a `join` in a room it was
+    /// not in.
+    pub(super) async fn resume_lobby<S>(
+        &self,
+        socket: &mut S,
+        connection: &mut ConnectionState,
+        lobby: Joined,
+        since: u64,
+    ) -> Result<(), axum::Error>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let result = self
+            .catch_up(socket, connection, LOBBY.to_owned(), lobby, Some(since))
+            .await;
+        self.report(socket, result).await
+    }
+
+    /// After the hub has added this connection to `room` at `joined.head`: sends what the
+    /// client missed after `since` and this connection has not sent yet, then `joined` and
+    /// `members`; from then on the room's live messages follow, with no gap at the seam.
+    async fn catch_up<S>(
+        &self,
+        socket: &mut S,
+        connection: &mut ConnectionState,
+        room: String,
+        joined: Joined,
+        since: Option<u64>,
+    ) -> Result<(), Handling>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
         let Joined {
             id,
             room: shared_name,
             head,
             online,
-        } = self
-            .core
-            .broker
-            .join(&room, connection.subscriber.clone(), &self.user);
+        } = joined;
+        let already_sent = connection.delivered.sent(&room);
         // Whatever happens next, hub deliveries after `head` are the ones still to send.
-        connection.delivered.insert(id, shared_name, head);
+        connection
+            .delivered
+            .insert(id, shared_name.clone(), head, head);
         let since = since.unwrap_or(head);
         if since > head {
             return Err(Refusal::new(
@@ -154,24 +208,32 @@ impl ConnectionTask {
             )
             .into());
         }
-        if head - since > self.core.sockets.resume_limit {
+        let replay = still_to_send(already_sent, since, head);
+        if replay.count() > self.core.sockets.resume_limit {
             let resync = ServerFrame::Resync { room, head };
             return Ok(send_json(socket, resync.to_json()).await?);
         }
-        let missed = self
-            .core
-            .store
-            .range(&room, since, head)
-            .await
-            .map_err(|err| {
-                Refusal::new(
-                    ErrorCode::StoreUnavailable,
-                    format!("cannot load history: {err}; join again"),
-                )
-            })?;
+        let mut missed = Vec::new();
+        for (after, up_to) in &replay.ranges {
+            let part = self
+                .core
+                .store
+                .range(&room, *after, *up_to)
+                .await
+                .map_err(|err| {
+                    Refusal::new(
+                        ErrorCode::StoreUnavailable,
+                        format!("cannot load history: {err}; join again"),
+                    )
+                })?;
+            missed.extend(part);
+        }
         for message in &missed {
             socket.feed(text_message(message.to_frame_json())).await?;
         }
+        connection
+            .delivered
+            .insert(id, shared_name, replay.sent_from, head);
         let joined = ServerFrame::Joined {
             room: room.clone(),
             head,

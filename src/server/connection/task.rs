@@ -21,7 +21,6 @@ use crate::server::connection::pending_acks::PendingAcks;
 use crate::server::connection::rate_limit::TokenBucket;
 use crate::server::connection::room_cursors::RoomCursors;
 use crate::server::connection::writer::{ping, send_json, write_acks, write_batch};
-use crate::server::hub::fanout::Joined;
 use crate::server::hub::mailbox::{mailbox, ConnectionId, Mailbox, Received, Stop, Subscriber};
 use crate::server::hub::registry::Admission;
 use crate::server::shutdown::SocketGuard;
@@ -49,6 +48,9 @@ pub struct ConnectionTask {
     pub session: Option<String>,
     /// Who is connected, shared with the hub's member lists and the registry of connections.
     pub user: Arc<User>,
+    /// The last seq of the lobby the client holds (`/ws?since=`): the lobby, which every
+    /// connection starts in, resumes from there instead of live from now.
+    pub lobby_since: Option<u64>,
     /// This connection's place under the person's socket cap, given back as it ends.
     pub _admission: Option<Admission>,
     /// Keeps shutdown waiting until this connection has closed.
@@ -144,14 +146,18 @@ impl ConnectionTask {
         connection: &mut ConnectionState,
     ) -> Ending {
         // Every connection starts in the lobby, live from now, so a plain client can chat at
-        // once; a page then sends `join` with the last seq it holds to catch up. (Nothing here
+        // once; a client that holds its history names the last seq with `/ws?since=`, and is
+        // caught up before anything live is written (a `join` of the lobby would come after
+        // live messages already sent). Other rooms are joined with `join`. (Nothing here
         // is kept in a local that lives on: what a local holds at the loop's awaits is held
         // by every idle connection.)
-        let Joined { id, room, head, .. } =
-            self.core
-                .broker
-                .join(LOBBY, connection.subscriber.clone(), &self.user);
-        connection.delivered.insert(id, room, head);
+        let lobby = self
+            .core
+            .broker
+            .join(LOBBY, connection.subscriber.clone(), &self.user);
+        connection
+            .delivered
+            .insert(lobby.id, lobby.room.clone(), lobby.head, lobby.head);
         let welcome = ServerFrame::Welcome {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
@@ -163,6 +169,12 @@ impl ConnectionTask {
         .to_json();
         if Box::pin(send_json(socket, welcome)).await.is_err() {
             return Ending::Vanished;
+        }
+        if let Some(since) = self.lobby_since {
+            let resumed = Box::pin(self.resume_lobby(socket, connection, lobby, since)).await;
+            if resumed.is_err() {
+                return Ending::Vanished;
+            }
         }
         // Grown by the first delivery, not up front: most connections sit idle most of the
         // time, and 64 slots of deliveries cost 3.5 KiB each. Released again at heartbeats.

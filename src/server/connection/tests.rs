@@ -147,6 +147,17 @@ async fn core(tweak: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Arc<Core>)
 
 /// Starts a connection task for `name` and reads its welcome.
 async fn connect(core: &Arc<Core>, name: &str, unread_room: usize) -> Client {
+    open(core, name, unread_room, None).await
+}
+
+/// Starts a connection task for `name` as `/ws?since=` does (`lobby_since`), and reads its
+/// welcome.
+async fn open(
+    core: &Arc<Core>,
+    name: &str,
+    unread_room: usize,
+    lobby_since: Option<u64>,
+) -> Client {
     let (to_server, from_client) = mpsc::channel(ROOMY);
     let (to_client, from_server) = mpsc::channel(unread_room);
     let task = ConnectionTask {
@@ -156,6 +167,7 @@ async fn connect(core: &Arc<Core>, name: &str, unread_room: usize) -> Client {
             id: format!("id-{name}"),
             name: name.to_owned(),
         }),
+        lobby_since,
         _admission: None,
         _guard: core.shutdown.guard(),
         core: core.clone(),
@@ -245,6 +257,97 @@ async fn a_join_since_a_seq_replays_what_was_missed_in_order_then_joined() {
             head: 3
         }
     );
+}
+
+/// Sends `count` messages from a client of its own and awaits their acks.
+async fn post(core: &Arc<Core>, count: u64) {
+    // Client ids differ from call to call: a repeated one would be deduplicated, not stored.
+    static POSTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut poster = connect(core, "Poster", ROOMY).await;
+    for _ in 0..count {
+        let n = POSTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        poster.send(&send(&format!("p-{n}"), "posted")).await;
+        loop {
+            if let ServerFrame::Ack { .. } = poster.frame().await {
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn joining_the_lobby_again_never_sends_a_message_twice() {
+    let (_dir, core) = core(|_| {}).await;
+    post(&core, 2).await;
+    // Live in the lobby from seq 2: seqs 3 and 4 arrive live before the client's join.
+    let mut bob = connect(&core, "Bob", ROOMY).await;
+    post(&core, 2).await;
+    assert_eq!(bob.message().await.seq, 3);
+    assert_eq!(bob.message().await.seq, 4);
+    bob.send(r#"{"type":"join","room":"lobby","since":1}"#)
+        .await;
+    // Only seq 2, the one the connection had not sent, comes from history.
+    assert_eq!(bob.message().await.seq, 2);
+    assert_eq!(
+        bob.frame().await,
+        ServerFrame::Joined {
+            room: "lobby".into(),
+            head: 4
+        }
+    );
+    assert!(matches!(bob.frame().await, ServerFrame::Members { .. }));
+    // Joining once more, from anywhere the connection covers, sends nothing again.
+    bob.send(r#"{"type":"join","room":"lobby","since":3}"#)
+        .await;
+    assert!(matches!(
+        bob.frame().await,
+        ServerFrame::Joined { head: 4, .. }
+    ));
+    assert!(matches!(bob.frame().await, ServerFrame::Members { .. }));
+    post(&core, 1).await;
+    assert_eq!(bob.message().await.seq, 5, "live messages go on");
+}
+
+#[tokio::test]
+async fn a_connection_opened_with_since_resumes_the_lobby_in_order_before_live_messages() {
+    let (_dir, core) = core(|_| {}).await;
+    post(&core, 3).await;
+    let mut bob = open(&core, "Bob", ROOMY, Some(1)).await;
+    assert_eq!(bob.message().await.seq, 2);
+    assert_eq!(bob.message().await.seq, 3);
+    assert_eq!(
+        bob.frame().await,
+        ServerFrame::Joined {
+            room: "lobby".into(),
+            head: 3
+        }
+    );
+    assert!(matches!(bob.frame().await, ServerFrame::Members { .. }));
+    post(&core, 1).await;
+    assert_eq!(bob.message().await.seq, 4);
+    // A join of the lobby from the same seq, as older clients send, repeats nothing.
+    bob.send(r#"{"type":"join","room":"lobby","since":1}"#)
+        .await;
+    assert!(matches!(
+        bob.frame().await,
+        ServerFrame::Joined { head: 4, .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_connection_opened_with_since_beyond_the_head_is_told_and_stays_live() {
+    let (_dir, core) = core(|_| {}).await;
+    post(&core, 1).await;
+    let mut bob = open(&core, "Bob", ROOMY, Some(9)).await;
+    match bob.frame().await {
+        ServerFrame::Error { code, message } => {
+            assert_eq!(code, ErrorCode::SeqBeyondHead);
+            assert!(message.contains("since 9"), "{message}");
+        }
+        other => panic!("expected seq_beyond_head, got {other:?}"),
+    }
+    post(&core, 1).await;
+    assert_eq!(bob.message().await.seq, 2);
 }
 
 #[tokio::test]

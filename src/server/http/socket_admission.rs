@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -20,19 +20,39 @@ use crate::server::transport::upgrade::SocketUpgrade;
 /// Retry-After, in seconds, on upgrades refused during shutdown.
 const RETRY_AFTER_SECS: &str = "5";
 
-/// `GET /ws`: upgrades to a chat connection, in the lobby from the start.
+/// `GET /ws`'s query, kept as text so that a bad value gets Huddle's own answer.
+#[derive(Debug, serde::Deserialize)]
+pub struct SocketQuery {
+    /// The last seq of the lobby the client holds: the lobby resumes from there.
+    since: Option<String>,
+}
+
+/// `GET /ws[?since=S]`: upgrades to a chat connection, in the lobby from the start: live from
+/// now, or from after seq `S`.
 ///
-/// Refused before upgrading: a page from another origin (403), nobody while guests are not
-/// allowed (401), a person already holding their cap of sockets (429).
+/// Refused before upgrading: a `since` that is not a seq (400), a page from another origin
+/// (403), nobody while guests are not allowed (401), a person already holding their cap of
+/// sockets (429).
 pub async fn upgrade(
     State(state): State<AppState>,
     accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
+    Query(query): Query<SocketQuery>,
     headers: HeaderMap,
     ws: SocketUpgrade,
 ) -> Response {
     if state.shutdown.has_begun() {
         return refuse_during_shutdown();
     }
+    let lobby_since = match query.since.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(since)) => Some(since),
+        Some(Err(_)) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "since must be a whole number: the last seq of the lobby you hold\n",
+            )
+        }
+    };
     if !origin::is_allowed(&headers, &state.config.allowed_origins) {
         tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a socket from another origin");
         return refuse(
@@ -74,6 +94,7 @@ pub async fn upgrade(
     let task = ConnectionTask {
         id: state.next_connection_id(),
         user: Arc::new(identity.user),
+        lobby_since,
         session: identity.session,
         _admission: admission,
         _guard: state.shutdown.guard(),
