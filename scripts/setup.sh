@@ -3,8 +3,10 @@
 #
 #   scripts/setup.sh          toolchain to build and run: wasm32 target, cargo-leptos,
 #                             wasm-bindgen-cli (exactly Cargo.lock's version)
-#   scripts/setup.sh --test   also what the tests need: Chromium, the end2end npm packages,
-#                             and the Autobahn runner (kosoku) in .tools/venv
+#   scripts/setup.sh --cluster  also the servers several nodes use: PostgreSQL 15, Redis and
+#                             nginx from Debian (scripts/cluster.sh starts them on loopback)
+#   scripts/setup.sh --test   also what the tests need: those servers, Chromium, the end2end
+#                             npm packages, and the Autobahn runner (kosoku) in .tools/venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,13 +35,32 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
   cargo install wasm-bindgen-cli --version "=$wbg_version"
 fi
 
-if [ "${1:-}" = "--test" ]; then
-  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-  apt_updated=
-  apt_install() {
-    [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
-  }
+mode=${1:-}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+if [ "$mode" = --cluster ] || [ "$mode" = --test ]; then
+  # The PostgreSQL store's tests run against a real server (scripts/postgres.sh starts
+  # one of its own on loopback, never the system's).
+  if [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+    say "installing PostgreSQL 15 from Debian"
+    apt_install postgresql
+  fi
+  # Several nodes share rooms through Redis and sit behind nginx: the cluster tests and
+  # scripts/cluster.sh start them on loopback, never the system's services.
+  if ! command -v redis-server >/dev/null; then
+    say "installing Redis from Debian"
+    apt_install redis-server
+  fi
+  if [ ! -x /usr/sbin/nginx ]; then
+    say "installing nginx from Debian"
+    apt_install nginx
+  fi
+fi
+if [ "$mode" = --test ]; then
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Chromium from Debian"
     apt_install chromium
@@ -50,22 +71,6 @@ if [ "${1:-}" = "--test" ]; then
   fi
   if ! python3 -m venv --help >/dev/null 2>&1; then
     apt_install python3-venv
-  fi
-  # The PostgreSQL store's tests run against a real server (scripts/postgres.sh starts
-  # one of its own on loopback, never the system's).
-  if [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-    say "installing PostgreSQL 15 from Debian"
-    apt_install postgresql
-  fi
-  # Several nodes share rooms through Redis and sit behind nginx: the cluster tests start
-  # both on loopback (scripts/redis.sh, scripts/cluster.sh), never the system's services.
-  if ! command -v redis-server >/dev/null; then
-    say "installing Redis from Debian"
-    apt_install redis-server
-  fi
-  if [ ! -x /usr/sbin/nginx ]; then
-    say "installing nginx from Debian"
-    apt_install nginx
   fi
   # Playwright drives Debian's Chromium: never download a browser of its own.
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

@@ -46,3 +46,13 @@ if ! (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test) 2>&1
   } | tee /dev/stderr
   exit 1
 fi
+
+step "Playwright across nodes: scripts/cluster.sh's three nodes behind nginx"
+log=target/playwright-cluster.log
+if ! (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test -c cluster.config.ts) 2>&1 | tee "$log"; then
+  {
+    printf '\n\033[1m== Playwright (cluster) failed (whole output: %s)\033[0m\n' "$log"
+    grep -E -A1 '✘|^ +[0-9]+\) |panicked at' "$log" | head -80
+  } | tee /dev/stderr
+  exit 1
+fi
