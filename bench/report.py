@@ -699,9 +699,21 @@ def markdown(results: dict) -> str:
         fanout_section(results, "many_rooms"),
         slow_consumers_section(results),
         chart_section(results),
+        elsewhere_section(),
         how_to_read_section(),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def elsewhere_section() -> str:
+    """Figures from the suite's other runs, which need servers of their own."""
+    return ("## Elsewhere\n\n"
+            "- Several nodes: cross-node delivery latency, 1,000 subscribers over three nodes "
+            "against one node, same run: [benchmarks-cluster.md](benchmarks-cluster.md) "
+            "(`scripts/bench-cluster.sh`).\n"
+            "- Durable messages/s and ack latency, SQLite and PostgreSQL, group commit against "
+            "one transaction per message: [persistence.md](persistence.md) "
+            "(`scripts/bench-persistence.sh`).")
 
 
 # ---------------------------------------------------------------------------------------------
