@@ -140,7 +140,12 @@ def render(results):
         "subscriber on it, history in PostgreSQL. **Three nodes**: the subscribers spread evenly "
         "over three nodes sharing that PostgreSQL and one Redis, so two thirds of the deliveries "
         "cross Redis. Both in the same run, same load generator, each node one worker thread. "
-        "Latency is from the publisher's intended send time to arrival, over every delivery.",
+        "Latency is from the publisher's intended send time to arrival, over every delivery. "
+        "Three nodes have three worker threads between them (on this machine's cores, shared "
+        "with the load generator), so at the higher rate they also split the fan-out work: "
+        "the ratio says what a reader pays for being on another node than the writer, with "
+        "the cost of crossing Redis and the relief of sharing the fan-out both in it. "
+        "Most of the p50 is PostgreSQL's commit (the ack column), which both setups pay.",
         "",
         "| rate | setup | p50 | p99 | p99.9 | ack p99 | delivered | lost | duplicated |",
         "|---|---|---|---|---|---|---|---|---|",
