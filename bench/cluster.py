@@ -17,7 +17,6 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import types
 
@@ -25,7 +24,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run  # noqa: E402  (the suite's workers, publishing and merging, shared)
 
 ROOT = run.ROOT
-HUDDLE = run.RELEASE / "huddle"
 NODE_PORTS = [3491, 3492, 3493]
 PG_PORT = 55452
 REDIS_PORT = 56391
@@ -53,41 +51,13 @@ def fresh_database(base_url, name):
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-class Process:
-    """A server process, ready once it prints `ready` (stdout drained after)."""
-
-    def __init__(self, command, ready, env=None):
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True,
-                                        env={**os.environ, **(env or {})})
-        said = []
-        deadline = time.monotonic() + 30
-        for line in self.process.stdout:
-            said.append(line)
-            if ready in line:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} not ready in 30 s: {''.join(said[-5:])}")
-        else:
-            raise RuntimeError(f"{command[0]} exited before it was ready: {''.join(said[-5:])}")
-        threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def start_node(port, database, redis):
-    command = [str(HUDDLE), "--addr", f"127.0.0.1:{port}", "--database", database,
-               "--log", "warn", "--rate-limit-per-sec", "0", "--queue-capacity", "1024",
-               "--worker-threads", "1"]
+    """A Huddle node with the settings bench/run.py gives Huddle, history in `database`."""
+    command = [part.format(port=port, tmp="") for part in run.SERVERS["huddle"]["command"]]
+    command[command.index("--database") + 1] = database
     if redis:
         command += ["--redis", redis]
-    return Process(command, "Huddle is running")
+    return run.launch(command, run.SERVERS["huddle"]["ready"], {})
 
 
 def endpoint(port):
@@ -114,7 +84,7 @@ def scenario(label, database, redis, nodes, step_secs):
     finally:
         run.Worker.end_all()
         for server in servers:
-            server.stop()
+            run.terminate(server)
     steps = []
     for step, rate, sent in plan:
         figures = run.step_figures(step, rate, step_secs, sent, readers, reports)
@@ -178,14 +148,14 @@ def main():
         with tempfile.TemporaryDirectory(prefix="huddle-cluster-bench-") as tmp:
             single = scenario("one node", fresh_database(base, "bench_single"), None, 1,
                               step_secs)
-            redis = Process(["redis-server", "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
-                             "--save", "", "--appendonly", "no", "--dir", tmp],
-                            "Ready to accept connections")
+            redis = run.launch(["redis-server", "--bind", "127.0.0.1", "--port",
+                                str(REDIS_PORT), "--save", "", "--appendonly", "no",
+                                "--dir", tmp], "Ready to accept connections", {})
             try:
                 cluster = scenario("three nodes", fresh_database(base, "bench_cluster"),
                                    f"redis://127.0.0.1:{REDIS_PORT}/", 3, step_secs)
             finally:
-                redis.stop()
+                run.terminate(redis)
     finally:
         stop_postgres()
     machine = run.machine()

@@ -148,19 +148,7 @@ class Server:
         command = [part.format(port=PORT, tmp=tmp) for part in spec["command"]]
         for stale in pathlib.Path(tmp).glob("huddle.db*"):
             stale.unlink()
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True,
-                                        env={**os.environ, **spec.get("env", {})})
-        deadline = time.monotonic() + 30
-        for line in self.process.stdout:
-            if spec["ready"] in line:
-                break
-            if time.monotonic() > deadline:
-                break
-        else:
-            raise RuntimeError(f"{name} exited before it was ready")
-        # Keep draining stdout so the server never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
+        self.process = launch(command, spec["ready"], spec.get("env", {}))
 
     def rss_kib(self):
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -170,12 +158,32 @@ class Server:
         return 0
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
+
+
+def launch(command, ready, env):
+    """Starts a server and returns once a line of its output contains `ready` (or 30 s have
+    passed); its output is drained from then on, so it never blocks on a full pipe."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, **env})
+    deadline = time.monotonic() + 30
+    for line in process.stdout:
+        if ready in line or time.monotonic() > deadline:
+            break
+    else:
+        raise RuntimeError(f"{command[0]} exited before it was ready")
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    return process
+
+
+def terminate(process):
+    """SIGTERM, then SIGKILL if it has not exited within 40 s (a drain is bounded by 30)."""
+    process.terminate()
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class Worker:

@@ -158,6 +158,8 @@ impl ConnectionTask {
         connection
             .delivered
             .insert(lobby.id, lobby.room.clone(), lobby.head, lobby.head);
+        // Kept (with its member list) only when a resume will use it.
+        let resume = self.lobby_since.map(|since| (lobby, since));
         let welcome = ServerFrame::Welcome {
             user: User::clone(&self.user),
             room: LOBBY.to_owned(),
@@ -170,7 +172,7 @@ impl ConnectionTask {
         if Box::pin(send_json(socket, welcome)).await.is_err() {
             return Ending::Vanished;
         }
-        if let Some(since) = self.lobby_since {
+        if let Some((lobby, since)) = resume {
             let resumed = Box::pin(self.resume_lobby(socket, connection, lobby, since)).await;
             if resumed.is_err() {
                 return Ending::Vanished;

@@ -43,15 +43,11 @@ pub async fn upgrade(
     if state.shutdown.has_begun() {
         return refuse_during_shutdown();
     }
-    let lobby_since = match query.since.as_deref().map(str::parse::<u64>) {
-        None => None,
-        Some(Ok(since)) => Some(since),
-        Some(Err(_)) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "since must be a whole number: the last seq of the lobby you hold\n",
-            )
-        }
+    let Ok(lobby_since) = query.since.as_deref().map(str::parse::<u64>).transpose() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "since must be a whole number: the last seq of the lobby you hold\n",
+        );
     };
     if !origin::is_allowed(&headers, &state.config.allowed_origins) {
         tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a socket from another origin");
