@@ -66,7 +66,7 @@ wait_for_port "$redis_port"
 for node in "${nodes[@]}"; do
   say "node on $node"
   LEPTOS_SITE_ROOT=target/site target/debug/huddle --addr "$node" --log warn \
-    --database "$database" --redis "redis://127.0.0.1:$redis_port/" \
+    --database "$database" --redis "redis://127.0.0.1:$redis_port/" --trusted-proxies 127.0.0.1 \
     >"$dir/node-${node##*:}.log" 2>&1 &
   pids+=($!)
 done

@@ -113,6 +113,18 @@ async fn refusal(args: &[&str]) -> String {
 async fn a_bad_flag_is_refused_with_a_clear_error() {
     let stderr = refusal(&["--addr", "not-an-address", "--database", ":memory:"]).await;
     assert!(stderr.contains("--addr"), "{stderr}");
+    let stderr = refusal(&[
+        "--trusted-proxies",
+        "127.0.0.1,nginx",
+        "--database",
+        ":memory:",
+    ])
+    .await;
+    assert!(stderr.contains("--trusted-proxies"), "{stderr}");
+    assert!(
+        stderr.contains("\"nginx\" is not an IP address or network"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! Huddle behind a real nginx running deploy/nginx.conf: one address, three nodes, no sticky
 //! sessions. Sockets land on whichever node nginx picks and still share every room; a node
-//! going away sends its clients back through nginx to another one, where they resume.
+//! going away sends its clients back through nginx to another one, where they resume. The
+//! nodes count sockets by the client's address that nginx forwards.
 
 mod common;
 
 use common::cluster::Cluster;
 use common::nginx::TestNginx;
-use common::Client;
+use common::{upgrade_from, Client, TestServer};
 use futures_util::StreamExt;
 use huddle::protocol::ServerFrame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -103,4 +104,28 @@ async fn clients_of_a_node_that_stops_resume_through_nginx_on_another_without_a_
     }
     let all: Vec<u64> = missed.into_iter().chain(live).collect();
     assert_eq!(all, (seen + 1..=seen + 5).collect::<Vec<u64>>());
+}
+
+/// Behind nginx every socket comes from nginx's address. With nginx named a trusted proxy,
+/// each client is counted by the address nginx appends to `X-Forwarded-For`, and whatever a
+/// client writes into that header itself cannot make it someone new.
+#[tokio::test]
+async fn behind_nginx_each_client_address_has_its_own_socket_cap() {
+    let node = TestServer::start_with(|config| {
+        config.max_sockets_per_address = 1;
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let nginx = TestNginx::start(&[node.addr]);
+    let url = nginx.ws_url();
+    let _first = upgrade_from("127.0.0.2", &url, &[]).await.unwrap();
+    let (status, why) = upgrade_from("127.0.0.2", &url, &[]).await.unwrap_err();
+    assert_eq!(status, 429);
+    assert!(why.contains("from this address"), "{why}");
+    let (status, _) = upgrade_from("127.0.0.2", &url, &[("x-forwarded-for", "203.0.113.7")])
+        .await
+        .unwrap_err();
+    assert_eq!(status, 429, "a forged header does not make a new client");
+    let _other = upgrade_from("127.0.0.3", &url, &[]).await.unwrap();
+    assert_eq!(node.state.sockets_per_address.holders(), 2);
 }

@@ -1,10 +1,11 @@
 //! The rules that keep strangers out: Origin on the upgrade, per-room authorization, rate
-//! limits, a socket cap per person, sessions that logging out ends, guests that can be
+//! limits, socket caps per person and per client address (believing a forwarded address
+//! only from a trusted proxy), sessions that logging out ends, guests that can be
 //! switched off.
 
 mod common;
 
-use common::{Client, TestServer, PATIENCE};
+use common::{upgrade_from, Client, TestServer, PATIENCE};
 use huddle::protocol::{close_code, ClientFrame, ErrorCode, ServerFrame};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -109,6 +110,77 @@ async fn a_person_may_hold_only_the_capped_number_of_sockets() {
     })
     .await;
     assert!(reopened.is_ok(), "the place came back");
+}
+
+#[tokio::test]
+async fn an_address_may_hold_only_the_capped_number_of_sockets_signed_in_or_not() {
+    let server = TestServer::start_with(|config| config.max_sockets_per_address = 2).await;
+    let url = server.ws_url();
+    let cookie = server.guest_cookie("Tabby").await;
+    // An anonymous raw client and a signed-in one from the same address.
+    let anonymous = upgrade_from("127.0.0.2", &url, &[]).await.unwrap();
+    let _signed_in = upgrade_from("127.0.0.2", &url, &[("cookie", &cookie)])
+        .await
+        .unwrap();
+    for headers in [vec![], vec![("cookie", cookie.as_str())]] {
+        let (status, why) = upgrade_from("127.0.0.2", &url, &headers).await.unwrap_err();
+        assert_eq!(status, 429);
+        assert!(
+            why.contains("too many open sockets from this address"),
+            "{why}"
+        );
+    }
+    // Another address is not affected, and the cap per person is separate.
+    let _elsewhere = upgrade_from("127.0.0.3", &url, &[("cookie", &cookie)])
+        .await
+        .unwrap();
+    // A closed socket gives its place back, once the server has seen it go.
+    drop(anonymous);
+    let reopened = tokio::time::timeout(PATIENCE, async {
+        while upgrade_from("127.0.0.2", &url, &[]).await.is_err() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(reopened.is_ok(), "the place came back");
+}
+
+#[tokio::test]
+async fn a_forwarded_address_counts_only_when_a_trusted_proxy_forwards_it() {
+    let server = TestServer::start_with(|config| {
+        config.max_sockets_per_address = 1;
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let url = server.ws_url();
+    let forwarded = |client| [("x-forwarded-for", client)];
+    // From the trusted proxy: each forwarded client has a cap of its own.
+    let _first = upgrade_from("127.0.0.1", &url, &forwarded("203.0.113.1"))
+        .await
+        .unwrap();
+    let _second = upgrade_from("127.0.0.1", &url, &forwarded("203.0.113.2"))
+        .await
+        .unwrap();
+    let (status, _) = upgrade_from("127.0.0.1", &url, &forwarded("203.0.113.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 429, "the same forwarded client again");
+    // A forged entry left of the one the proxy appended changes nothing.
+    let (status, _) = upgrade_from("127.0.0.1", &url, &forwarded("198.51.100.7, 203.0.113.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 429, "counted by the address the proxy saw");
+    // From anyone else the header is ignored: the peer's own address counts.
+    let _direct = upgrade_from("127.0.0.2", &url, &forwarded("203.0.113.3"))
+        .await
+        .unwrap();
+    let (status, why) = upgrade_from("127.0.0.2", &url, &forwarded("203.0.113.4"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status, 429,
+        "a client cannot name itself someone new: {why}"
+    );
 }
 
 #[tokio::test]

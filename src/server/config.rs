@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::server::http::client_address::TrustedProxy;
 use crate::server::redis_url::RedisUrl;
 use crate::server::store::Database;
 
@@ -131,6 +132,20 @@ pub struct Config {
     /// Default 16.
     #[arg(long, env = "HUDDLE_MAX_SOCKETS_PER_USER", default_value_t = 16)]
     pub max_sockets_per_user: usize,
+
+    /// Most sockets one client address may hold at once, signed in or not: IPv4 addresses one
+    /// by one, IPv6 by /64 network. More upgrades get 429. Default 512, for an office behind
+    /// one NAT address; 0 turns the limit off (load tests from one machine). Behind a reverse
+    /// proxy, name it in `--trusted-proxies`, or every client counts as the proxy.
+    #[arg(long, env = "HUDDLE_MAX_SOCKETS_PER_ADDRESS", default_value_t = 512)]
+    pub max_sockets_per_address: usize,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated addresses or
+    /// networks (e.g. `127.0.0.1,10.0.0.0/8`). A request from one of them counts as from the
+    /// client the header names; from anyone else, the header is ignored, since any client
+    /// can write it. Default: none.
+    #[arg(long, env = "HUDDLE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<TrustedProxy>,
 
     /// Largest room whose members are told of each other's comings, goings and typing.
     /// Default 200.

@@ -1,6 +1,7 @@
 //! The state every request handler and connection task shares: one [`Core`] behind one cheap
 //! handle.
 
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::server::history::committer::Committer;
 use crate::server::hub::fanout::Hub;
 use crate::server::hub::mailbox::ConnectionId;
 use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::hub::socket_quota::SocketQuota;
 use crate::server::rooms::directory::Directory;
 use crate::server::shutdown::Shutdown;
 use crate::server::store::{self, Database, Store, StoreError, TokenStore};
@@ -43,9 +45,12 @@ pub struct Core {
     pub config: Config,
     /// This node's rooms and their members: local fan-out.
     pub hub: Arc<Hub>,
-    /// This node's live connections by person, to reach them all at once (shutdown) and to
-    /// cap one person's sockets.
+    /// This node's live connections by person, to reach them all at once (shutdown, logout).
     pub registry: Arc<ConnectionRegistry>,
+    /// Sockets open or opening on this node per person with a session
+    /// (`--max-sockets-per-user`) and per client address (`--max-sockets-per-address`).
+    pub sockets_per_person: Arc<SocketQuota<Arc<str>>>,
+    pub sockets_per_address: Arc<SocketQuota<IpAddr>>,
     /// Carries frames to everyone they are for, on whichever node (the local one by default).
     pub broker: Arc<dyn Broker>,
     /// Message history: read directly, written only through `committer`.
@@ -162,6 +167,8 @@ impl AppState {
             config,
             hub,
             registry,
+            sockets_per_person: SocketQuota::new(),
+            sockets_per_address: SocketQuota::new(),
             broker,
             store,
             tokens: stores.tokens,

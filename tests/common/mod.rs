@@ -212,6 +212,43 @@ impl TestServer {
     }
 }
 
+/// A socket upgraded from `url` over a TCP connection made from the loopback address
+/// `source` (127.0.0.x: Linux routes all of 127/8 to loopback), as a client elsewhere on the
+/// network would be; or, if refused, the HTTP status and body it got.
+pub async fn upgrade_from(
+    source: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<WebSocketStream<TcpStream>, (u16, String)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().append(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let host = request.uri().authority().unwrap().as_str().to_owned();
+    let server: SocketAddr = host.parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(source.parse().unwrap(), 0))
+        .unwrap();
+    let stream = socket.connect(server).await.unwrap();
+    match tokio_tungstenite::client_async(request, stream).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(WsError::Http(response)) => {
+            let body = response.body().clone().unwrap_or_default();
+            Err((
+                response.status().as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
+        }
+        Err(other) => panic!("unexpected upgrade error: {other}"),
+    }
+}
+
 /// `name=value` of a `Set-Cookie` header value.
 pub fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim().to_owned()

@@ -22,7 +22,7 @@ use crate::server::connection::rate_limit::TokenBucket;
 use crate::server::connection::room_cursors::RoomCursors;
 use crate::server::connection::writer::{ping, send_json, write_acks, write_batch};
 use crate::server::hub::mailbox::{mailbox, ConnectionId, Mailbox, Received, Stop, Subscriber};
-use crate::server::hub::registry::Admission;
+use crate::server::hub::socket_quota::Admission;
 use crate::server::shutdown::SocketGuard;
 use crate::server::state::Core;
 use crate::server::transport::chat_socket::ChatSocket;
@@ -51,8 +51,8 @@ pub struct ConnectionTask {
     /// The last seq of the lobby the client holds (`/ws?since=`): the lobby, which every
     /// connection starts in, resumes from there instead of live from now.
     pub lobby_since: Option<u64>,
-    /// This connection's place under the person's socket cap, given back as it ends.
-    pub _admission: Option<Admission>,
+    /// This connection's places under the socket caps, given back as it ends.
+    pub _admission: Admission,
     /// Keeps shutdown waiting until this connection has closed.
     pub _guard: SocketGuard,
     /// What every socket shares: the hub, stores and settings.

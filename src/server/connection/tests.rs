@@ -168,7 +168,7 @@ async fn open(
             name: name.to_owned(),
         }),
         lobby_since,
-        _admission: None,
+        _admission: Default::default(),
         _guard: core.shutdown.guard(),
         core: core.clone(),
         tcp: None,

@@ -1,7 +1,7 @@
 //! `GET /ws`: who may open a chat socket. Checked before upgrading, so a refusal is a plain
 //! HTTP answer: during shutdown (503 with Retry-After), a page from another origin (403),
-//! nobody while guests are not allowed (401), a person already holding their cap of sockets
-//! (429).
+//! nobody while guests are not allowed (401), a person or a client address already holding
+//! its cap of sockets (429).
 
 use std::sync::Arc;
 
@@ -10,8 +10,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
+use crate::server::auth::Identity;
 use crate::server::connection::task::ConnectionTask;
+use crate::server::http::client_address::{client_address, quota_key};
 use crate::server::http::origin;
+use crate::server::hub::socket_quota::Admission;
 use crate::server::state::AppState;
 use crate::server::transport::listener::AcceptedSocket;
 use crate::server::transport::socket_policy;
@@ -31,8 +34,8 @@ pub struct SocketQuery {
 /// now, or from after seq `S`.
 ///
 /// Refused before upgrading: a `since` that is not a seq (400), a page from another origin
-/// (403), nobody while guests are not allowed (401), a person already holding their cap of
-/// sockets (429).
+/// (403), nobody while guests are not allowed (401), a person or a client address already
+/// holding its cap of sockets (429).
 pub async fn upgrade(
     State(state): State<AppState>,
     accepted: Option<Extension<ConnectInfo<AcceptedSocket>>>,
@@ -70,22 +73,10 @@ pub async fn upgrade(
             );
         }
     };
-    // Anonymous guests get a new id per connection, so a cap per person cannot bind them;
-    // only people with a session are counted (and spared the bookkeeping otherwise).
-    let admission = match &identity.session {
-        Some(_) => match state
-            .registry
-            .admit(&identity.user.id, state.config.max_sockets_per_user)
-        {
-            Some(admission) => Some(admission),
-            None => {
-                return refuse(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many open sockets for this person; close a tab\n",
-                )
-            }
-        },
-        None => None,
+    let tcp = accepted.map(|Extension(ConnectInfo(socket))| socket);
+    let admission = match admit(&state, &identity, tcp.as_ref(), &headers) {
+        Ok(admission) => admission,
+        Err(why) => return refuse(StatusCode::TOO_MANY_REQUESTS, why),
     };
     let task = ConnectionTask {
         id: state.next_connection_id(),
@@ -97,12 +88,51 @@ pub async fn upgrade(
         core: state.core.clone(),
         // A WebSocket is upgraded from HTTP/1.1 only (src/server/transport/upgrade.rs), so the TCP
         // connection is this socket's alone.
-        tcp: accepted.map(|Extension(ConnectInfo(socket))| socket),
+        tcp,
     };
     ws.on_upgrade(
         socket_policy::websocket_config(&state.config),
         move |socket| task.run(socket),
     )
+}
+
+/// Takes the socket's places under the caps: its person's, for people with a session
+/// (anonymous guests get a new id per connection, so a cap per person cannot bind them), and
+/// its client address's, signed in or not. A place taken is given back if the other is
+/// refused.
+fn admit(
+    state: &AppState,
+    identity: &Identity,
+    tcp: Option<&AcceptedSocket>,
+    headers: &HeaderMap,
+) -> Result<Admission, &'static str> {
+    let config = &state.config;
+    let person = match &identity.session {
+        Some(_) => Some(
+            state
+                .sockets_per_person
+                .admit(
+                    Arc::from(identity.user.id.as_str()),
+                    config.max_sockets_per_user,
+                )
+                .ok_or("too many open sockets for this person; close a tab\n")?,
+        ),
+        None => None,
+    };
+    let address = match tcp {
+        Some(tcp) if config.max_sockets_per_address > 0 => {
+            let client = client_address(tcp.peer().ip(), headers, &config.trusted_proxies);
+            let place = state
+                .sockets_per_address
+                .admit(quota_key(client), config.max_sockets_per_address);
+            if place.is_none() {
+                tracing::debug!(%client, "refused a socket: its address holds its cap");
+            }
+            Some(place.ok_or("too many open sockets from this address\n")?)
+        }
+        _ => None,
+    };
+    Ok(Admission { person, address })
 }
 
 fn refuse(status: StatusCode, why: &'static str) -> Response {

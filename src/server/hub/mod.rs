@@ -1,7 +1,9 @@
 //! Local fan-out: the rooms of this process and their members ([`fanout`]), each
-//! connection's bounded queue ([`mailbox`]), and the registry of live connections by person
-//! ([`registry`]).
+//! connection's bounded queue ([`mailbox`]), the registry of live connections by person
+//! ([`registry`]), and the caps on how many sockets a person or an address may hold
+//! ([`socket_quota`]).
 
 pub mod fanout;
 pub mod mailbox;
 pub mod registry;
+pub mod socket_quota;

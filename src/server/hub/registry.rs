@@ -1,8 +1,7 @@
 //! Every live connection and whose it is, so that one call can reach all of a person's
 //! connections (logout, a notice for one user) or everyone's (shutdown, a notice for all).
-//!
-//! It also caps how many sockets one person may hold: [`ConnectionRegistry::admit`] counts a
-//! connection from its upgrade request on, so parallel upgrades cannot slip past the cap.
+//! How many one person may hold is capped apart from this, from the upgrade request on
+//! (src/server/hub/socket_quota.rs).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,47 +20,11 @@ pub struct ConnectionRegistry {
 struct State {
     /// Whose each connection is: the user shared with the connection task and the hub.
     live: HashMap<ConnectionId, (Arc<User>, Subscriber)>,
-    /// ConnectionRegistry admitted per user id, live or still upgrading.
-    per_user: HashMap<Arc<str>, usize>,
-}
-
-/// A place taken under a person's socket cap; dropping it gives the place back.
-#[derive(Debug)]
-pub struct Admission {
-    connections: Arc<ConnectionRegistry>,
-    user_id: Arc<str>,
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        let mut state = self.connections.lock();
-        if let Some(count) = state.per_user.get_mut(&self.user_id) {
-            *count -= 1;
-            if *count == 0 {
-                state.per_user.remove(&self.user_id);
-            }
-        }
-    }
 }
 
 impl ConnectionRegistry {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Takes one of `user_id`'s at most `cap` places, or `None` if they hold them all.
-    pub fn admit(self: &Arc<Self>, user_id: &str, cap: usize) -> Option<Admission> {
-        let mut state = self.lock();
-        let key: Arc<str> = Arc::from(user_id);
-        let count = state.per_user.entry(key.clone()).or_insert(0);
-        if *count >= cap {
-            return None;
-        }
-        *count += 1;
-        Some(Admission {
-            connections: self.clone(),
-            user_id: key,
-        })
     }
 
     /// Adds a connection of `user_id`; the connection task removes it with
@@ -157,16 +120,5 @@ mod tests {
         assert_eq!(tab2.stopped(), Some(Stop::LoggedOut));
         assert_eq!(other.stopped(), None);
         assert!(other.try_recv().is_some());
-    }
-
-    #[test]
-    fn the_socket_cap_counts_admissions_and_frees_them_on_drop() {
-        let connections = Arc::new(ConnectionRegistry::new());
-        let first = connections.admit("u-a", 2).unwrap();
-        let _second = connections.admit("u-a", 2).unwrap();
-        assert!(connections.admit("u-a", 2).is_none(), "the cap holds");
-        assert!(connections.admit("u-b", 2).is_some(), "per person");
-        drop(first);
-        assert!(connections.admit("u-a", 2).is_some(), "a place came back");
     }
 }

@@ -83,22 +83,30 @@ impl Listener for TunedListener {
 }
 
 /// The OS socket under an accepted connection, handed to its requests as axum's
-/// `ConnectInfo` (see [`crate::server::serve`]), so that the WebSocket upgraded from it can be
-/// reset when the server abandons it.
+/// `ConnectInfo` (see [`crate::server::serve`]): who is at its other end, for per-address
+/// limits, and the descriptor, so that the WebSocket upgraded from it can be reset when the
+/// server abandons it.
 #[derive(Clone, Copy, Debug)]
 pub struct AcceptedSocket {
     fd: RawFd,
+    peer: SocketAddr,
 }
 
 impl Connected<IncomingStream<'_, TunedListener>> for AcceptedSocket {
     fn connect_info(stream: IncomingStream<'_, TunedListener>) -> Self {
         AcceptedSocket {
             fd: stream.io().as_raw_fd(),
+            peer: *stream.remote_addr(),
         }
     }
 }
 
 impl AcceptedSocket {
+    /// The address the connection came from: the client's, or its proxy's.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// Makes closing this socket send a reset (RST) and free its buffers at once, instead of
     /// the kernel keeping it, with whatever the client never read, while it tries to deliver
     /// that and a FIN. That is for a client that stopped taking data: nginx's
