@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::cluster::{Cluster, PRESENCE_TTL_MS};
 use common::postgres::{OwnServer, TestDatabase};
 use common::redis::TestRedis;
-use common::{Client, TestServer};
+use common::{readiness_becomes, Client, TestServer};
 use huddle::protocol::{ClientFrame, ErrorCode, ServerFrame, User};
 use huddle::server::auth::api_tokens;
 use huddle::server::store::{self, Database, NewMessage};
@@ -349,6 +349,36 @@ async fn redis_restarting_mid_conversation_loses_no_acked_message_and_presence_r
 }
 
 #[tokio::test]
+async fn a_node_without_redis_keeps_storing_and_says_so_in_readyz_until_redis_is_back() {
+    let mut cluster = Cluster::start(1).await;
+    let node = &cluster.nodes[0];
+    let ready = readiness_becomes(node, 200).await;
+    assert_eq!(ready["redis"]["ok"], true, "{ready}");
+
+    cluster.redis.kill();
+    let node = &cluster.nodes[0];
+    let not_ready = readiness_becomes(node, 503).await;
+    assert_eq!(not_ready["redis"]["ok"], false, "{not_ready}");
+    assert_eq!(
+        not_ready["database"]["ok"], true,
+        "only Redis is gone: {not_ready}"
+    );
+    let error = not_ready["redis"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("Redis does not answer") || error.contains("not subscribed"),
+        "{error}"
+    );
+    // It keeps serving what it can: a send is stored and acked.
+    let mut ada = node.client().await;
+    ada.say("alone", "stored without Redis").await;
+    assert_eq!(ada.ack_for("alone").await.1, 1);
+
+    cluster.redis.restart();
+    let ready = readiness_becomes(&cluster.nodes[0], 200).await;
+    assert_eq!(ready["redis"]["ok"], true, "{ready}");
+}
+
+#[tokio::test]
 async fn a_killed_nodes_people_go_offline_on_the_others_within_the_documented_bound() {
     let cluster = Cluster::start(1).await;
     let one = &cluster.nodes[0];
@@ -456,6 +486,8 @@ async fn postgresql_restarting_refuses_sends_retryably_and_the_outbox_stores_eac
     tokio::task::spawn_blocking(move || halted.halt())
         .await
         .unwrap();
+    let not_ready = readiness_becomes(&nodes[0], 503).await;
+    assert_eq!(not_ready["database"]["ok"], false, "{not_ready}");
     // Sent while the database is down: each is acked late or refused as retryable, never
     // lost in silence.
     let outbox: Vec<&str> = vec!["m2", "m3"];
@@ -481,6 +513,10 @@ async fn postgresql_restarting_refuses_sends_retryably_and_the_outbox_stores_eac
     tokio::task::spawn_blocking(move || resumed.resume())
         .await
         .unwrap();
+    for node in &nodes {
+        let ready = readiness_becomes(node, 200).await;
+        assert_eq!(ready["database"]["ok"], true, "{ready}");
+    }
     // The outbox resends both, each twice (as a client unsure of its first resend would),
     // until both are acked: each is stored once, with one seq. Every send is answered once,
     // with an ack or a refusal (the pool may still be reconnecting).

@@ -212,6 +212,39 @@ impl TestServer {
     }
 }
 
+/// `GET path` (`/healthz`, `/readyz`) on `server`: its status and JSON body, which is never
+/// to be cached.
+pub async fn health(server: &TestServer, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(server.url(path)).await.unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "{path} is never cached"
+    );
+    assert_eq!(response.headers()["content-type"], "application/json");
+    (status, response.json().await.unwrap())
+}
+
+/// Asks `server`'s `/readyz` until it answers `status` (the cause having come or gone);
+/// returns that body, or panics after [`PATIENCE`] with the last one.
+pub async fn readiness_becomes(server: &TestServer, status: u16) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (now, body) = health(server, "/readyz").await;
+        if now == status {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz still {now} after {PATIENCE:?}: {body}"
+        );
+        // Each probe is a round trip to the database and Redis; a short pause keeps this
+        // from being a busy loop while a restarted server comes up.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A socket upgraded from `url` over a TCP connection made from the loopback address
 /// `source` (127.0.0.x: Linux routes all of 127/8 to loopback), as a client elsewhere on the
 /// network would be; or, if refused, the HTTP status and body it got.

@@ -24,6 +24,8 @@ pub use redis_broker::{RedisBroker, RedisSettings, RedisUnavailable};
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+
 use crate::protocol::User;
 use crate::server::hub::fanout::Joined;
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
@@ -58,4 +60,10 @@ pub trait Broker: Send + Sync + 'static {
 
     /// `user` is typing in `room`: the room's other members are told.
     fn typing(&self, room: &str, user: &User);
+
+    /// Whether the other nodes can be reached right now, for `/readyz`: `None` for a node of
+    /// its own, which has nobody to reach. The answer says why not.
+    fn reachability(&self) -> Option<BoxFuture<'_, Result<(), String>>> {
+        None
+    }
 }

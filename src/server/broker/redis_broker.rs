@@ -15,13 +15,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::protocol::{ChatMessage, User};
 use crate::server::broker::catch_up::CatchUp;
 use crate::server::broker::envelope::{Envelope, Event};
 use crate::server::broker::node_presence::{NodePresence, PresenceNode};
-use crate::server::broker::redis_link::{self, Outbound};
+use crate::server::broker::redis_link::{self, Outbound, Subscription};
 use crate::server::broker::Broker;
 use crate::server::hub::fanout::{Hub, Joined, NodeId};
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
@@ -32,6 +33,8 @@ use crate::server::store::{Appended, Store};
 
 /// How long the first connection to Redis may take before the server gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long `/readyz` waits for Redis to answer a PING before calling it unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the Redis broker needs from the node it runs in.
 pub struct RedisSettings {
@@ -100,6 +103,10 @@ impl Node {
 
 pub struct RedisBroker {
     node: Arc<Node>,
+    /// For `/readyz`: a link of its own to ask Redis whether it answers, and the state of the
+    /// subscription.
+    probe: ConnectionManager,
+    subscription: Arc<Subscription>,
 }
 
 impl RedisBroker {
@@ -118,14 +125,16 @@ impl RedisBroker {
         };
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|err| unavailable(format!("not a Redis URL: {err}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
+        let config = || {
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(CONNECT_TIMEOUT))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(2))
+        };
         let mut connection: ConnectionManager = tokio::time::timeout(
             CONNECT_TIMEOUT * 2,
-            client.get_connection_manager_with_config(config),
+            client.get_connection_manager_with_config(config()),
         )
         .await
         .map_err(|_| unavailable("no answer".into()))?
@@ -135,6 +144,12 @@ impl RedisBroker {
             .await
             .map_err(|err| unavailable(err.to_string()))?;
 
+        // A clone shares the link: a probe waiting behind published events would measure
+        // them, not Redis. One connection more per node is cheap.
+        let probe = client
+            .get_connection_manager_with_config(config())
+            .await
+            .map_err(|err| unavailable(err.to_string()))?;
         let id: NodeId = Arc::from(uuid::Uuid::new_v4().simple().to_string().as_str());
         let sweep_every = settings.presence_ttl / 3;
         let outbound = redis_link::start_publisher(id.clone(), connection.clone(), shutdown);
@@ -163,14 +178,20 @@ impl RedisBroker {
             shutdown,
         );
         let (receiving, subscribing) = (node.clone(), node.clone());
+        let subscription = Arc::new(Subscription::default());
         redis_link::start_subscriber(
             client,
             move |envelope| receiving.receive(envelope),
             move || subscribing.catch_up.sweep(),
+            subscription.clone(),
             shutdown,
         );
         tracing::info!(node = %id, redis = %settings.url, "sharing rooms through Redis");
-        Ok(RedisBroker { node })
+        Ok(RedisBroker {
+            node,
+            probe,
+            subscription,
+        })
     }
 }
 
@@ -228,5 +249,21 @@ impl Broker for RedisBroker {
             room: room.to_owned(),
             user: user.clone(),
         });
+    }
+
+    fn reachability(&self) -> Option<BoxFuture<'_, Result<(), String>>> {
+        Some(Box::pin(async move {
+            if !self.subscription.is_up() {
+                return Err("not subscribed to the other nodes' events: reconnecting".into());
+            }
+            let mut probe = self.probe.clone();
+            let command = redis::cmd("PING");
+            let ping = command.query_async::<String>(&mut probe);
+            match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(format!("Redis does not answer: {err}")),
+                Err(_) => Err(format!("Redis does not answer within {PROBE_TIMEOUT:?}")),
+            }
+        }))
     }
 }

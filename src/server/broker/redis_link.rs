@@ -9,6 +9,8 @@
 //! reached it.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -111,30 +113,53 @@ pub(super) fn encode(origin: &NodeId, event: Event) -> String {
     serde_json::to_string(&envelope).expect("an envelope always serializes")
 }
 
+/// Whether this node is subscribed to the other nodes' events at the moment: while it is
+/// not, it hears nothing from them (what it missed is caught up once it is again).
+#[derive(Debug, Default)]
+pub(super) struct Subscription(AtomicBool);
+
+impl Subscription {
+    pub fn is_up(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, up: bool) {
+        self.0.store(up, Ordering::Relaxed);
+    }
+}
+
 /// Starts the task that listens to the other nodes, for as long as the server runs: each
 /// envelope goes to `receive`, and `subscribed` is called on every (re)subscription, since
-/// whatever was published while this node was not subscribed never reaches it.
+/// whatever was published while this node was not subscribed never reaches it. `state`
+/// follows the link.
 pub(super) fn start_subscriber(
     client: redis::Client,
     receive: impl Fn(Envelope) + Send + 'static,
     subscribed: impl Fn() + Send + 'static,
+    state: Arc<Subscription>,
     shutdown: &Shutdown,
 ) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         tokio::select! {
-            () = subscribe(client, receive, subscribed) => {}
+            () = subscribe(client, receive, subscribed, &state) => {}
             () = shutdown.begun() => {}
         }
     });
 }
 
-async fn subscribe(client: redis::Client, receive: impl Fn(Envelope), subscribed: impl Fn()) {
+async fn subscribe(
+    client: redis::Client,
+    receive: impl Fn(Envelope),
+    subscribed: impl Fn(),
+    state: &Subscription,
+) {
     let mut backoff = Backoff::default();
     loop {
         match connect(&client).await {
             Ok(mut pubsub) => {
                 backoff.reset();
+                state.set(true);
                 subscribed();
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
@@ -145,6 +170,7 @@ async fn subscribe(client: redis::Client, receive: impl Fn(Envelope), subscribed
                         }
                     }
                 }
+                state.set(false);
                 tracing::warn!("lost the Redis subscription; reconnecting");
             }
             Err(err) => tracing::warn!(error = %err, "cannot subscribe to Redis; retrying"),

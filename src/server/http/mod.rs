@@ -1,9 +1,10 @@
 //! HTTP: the router, the server-rendered pages, the history and push APIs, the `/ws`
-//! admission, the cross-site checks, whose address a request is from, and the diagnostic
-//! echo route.
+//! admission, the cross-site checks, whose address a request is from, the health endpoints,
+//! and the diagnostic echo route.
 
 pub mod client_address;
 pub mod echo;
+pub mod health;
 pub mod history_api;
 pub mod origin;
 pub mod pages;

@@ -6,7 +6,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
 
 use crate::app::shell;
-use crate::server::http::{echo, history_api, origin, pages, push_api, socket_admission};
+use crate::server::http::{echo, health, history_api, origin, pages, push_api, socket_admission};
 use crate::server::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -18,7 +18,9 @@ pub fn router(state: AppState) -> Router {
             "/api/rooms/{room}/messages",
             get(history_api::messages).post(push_api::post_message),
         )
-        .route("/api/notify", post(push_api::notify));
+        .route("/api/notify", post(push_api::notify))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
     if state.config.diagnostic_echo {
         router = router.route("/diagnostic/echo", get(echo::upgrade));
     }

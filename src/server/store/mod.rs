@@ -124,6 +124,10 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<HistoryPage, StoreError>;
 
+    /// Asks the database for the cheapest answer it can give, for `/readyz`: `Ok` if it
+    /// answers at all.
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// Finishes what is being written and lets the database go (the process is ending).
     async fn close(&self) {}
 }

@@ -78,6 +78,11 @@ impl Store for PostgresStore {
             .map_err(|err| StoreError::Writer(format!("the commit task ended: {err}")))?
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let rows = sqlx::query("SELECT room, head FROM room_heads WHERE head > 0")
             .fetch_all(&self.pool)

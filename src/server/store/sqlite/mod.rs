@@ -78,6 +78,11 @@ impl Store for SqliteStore {
         self.writer.append(batch)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let rows = sqlx::query("SELECT room, MAX(seq) AS head FROM messages GROUP BY room")
             .fetch_all(&self.pool)
