@@ -686,6 +686,29 @@ def run_scenario(results, scenario, name, function):
         Worker.end_all()
 
 
+def add_baseline(named):
+    """Adds server "huddle@NAME" for `NAME=BINARY`: another build of Huddle (an earlier
+    commit's, say), run with this one's flags, less any it does not know (its `--help` does
+    not list them), so that `--servers huddle,huddle@NAME` shows in one run whether a change
+    costs speed."""
+    name, _, binary = named.partition("=")
+    if not name or not binary:
+        sys.exit(f"--baseline {named!r}: expected NAME=BINARY")
+    binary = pathlib.Path(binary).resolve()
+    known = command_output([str(binary), "--help"])
+    if known is None:
+        sys.exit(f"--baseline {binary}: it does not run (--help failed)")
+    command = [str(binary)]
+    keep = True
+    for part in SERVERS["huddle"]["command"][1:]:
+        if part.startswith("--"):
+            keep = part in known  # A flag's value goes with its flag.
+        if keep:
+            command.append(part)
+    SERVERS[f"huddle@{name}"] = dict(
+        SERVERS["huddle"], command=command, label=f"Huddle {name} ({binary})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to try the suite")
@@ -695,9 +718,15 @@ def main():
                         help="comma-separated")
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--command", default="make bench")
+    parser.add_argument("--baseline", metavar="NAME=BINARY", action="append", default=[],
+                        help="another Huddle build, to run as server huddle@NAME (repeatable)")
     args = parser.parse_args()
+    for named in args.baseline:
+        add_baseline(named)
     sizes = QUICK if args.quick else FULL
     names = [name for name in args.servers.split(",") if name]
+    # Every baseline asked for runs, named in --servers or not.
+    names += [name for name in SERVERS if name.startswith("huddle@") and name not in names]
     run_scenario.chosen = set(args.scenarios.split(","))
     raise_file_limit()
 
