@@ -152,6 +152,12 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_PRESENCE_LIMIT", default_value_t = DEFAULT_PRESENCE_LIMIT)]
     pub presence_limit: usize,
 
+    /// Serve Prometheus metrics at `http://ADDR/metrics`, a listener of its own apart from the
+    /// public port (e.g. `127.0.0.1:9464`, or a private address Prometheus reaches). Off by
+    /// default.
+    #[arg(long, env = "HUDDLE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Serve `/diagnostic/echo`, a WebSocket echo route using the same socket code, for the
     /// Autobahn conformance suite. Off by default: it is a test aid, not a feature.
     #[arg(long, env = "HUDDLE_DIAGNOSTIC_ECHO", default_value_t = false)]

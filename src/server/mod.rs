@@ -4,7 +4,8 @@
 //! messages to the committer ([`history`]); the committer stores them ([`store`]) and
 //! publishes them through the [`broker`], which reaches the [`hub`] of every node; the hub
 //! queues them for the connection tasks, which write them out through [`transport`]. [`http`]
-//! serves the pages and APIs, [`rooms`] says who may use which room, [`auth`] who someone is.
+//! serves the pages and APIs, [`rooms`] says who may use which room, [`auth`] who someone is,
+//! and [`metrics`] counts what happens, for Prometheus.
 
 pub mod auth;
 pub mod broker;
@@ -15,6 +16,7 @@ pub mod connection;
 pub mod history;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod redis_url;
 pub mod rooms;
 pub mod runtime;

@@ -18,9 +18,10 @@ use crate::server::hub::fanout::Hub;
 use crate::server::hub::mailbox::ConnectionId;
 use crate::server::hub::registry::ConnectionRegistry;
 use crate::server::hub::socket_quota::SocketQuota;
+use crate::server::metrics::Metrics;
 use crate::server::rooms::directory::Directory;
 use crate::server::shutdown::Shutdown;
-use crate::server::store::{self, Database, Store, StoreError, TokenStore};
+use crate::server::store::{self, Database, MeteredStore, Store, StoreError, TokenStore};
 
 /// What axum hands every handler: the site's options for Leptos, and the core. Cloning it
 /// clones two pointers. It dereferences to the [`Core`], so `state.hub` is the core's hub.
@@ -65,6 +66,8 @@ pub struct Core {
     pub shutdown: Shutdown,
     /// The settings every connection task reads, converted once.
     pub sockets: SocketSettings,
+    /// What this node counts, for `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Source of connection ids; an atomic so upgrades never contend on a lock.
     next_connection: AtomicU64,
 }
@@ -127,7 +130,8 @@ impl AppState {
             error,
         };
         let stores = store::open(&config.database).await.map_err(opening)?;
-        let store = stores.messages;
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(stores.messages, metrics.clone()));
         let heads = store.heads().await.map_err(opening)?;
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
         let registry = Arc::new(ConnectionRegistry::new());
@@ -176,6 +180,7 @@ impl AppState {
             auth,
             directory,
             shutdown,
+            metrics,
             next_connection: AtomicU64::new(1),
         };
         Ok(AppState {

@@ -43,9 +43,12 @@ impl ConnectionTask {
             (Ok(()), Ok(Request::Join { room, since })) => {
                 self.join(socket, connection, room, since).await
             }
-            (Ok(()), Ok(Request::Ping { t })) => {
-                Ok(send_json(socket, ServerFrame::Pong { t }.to_json()).await?)
-            }
+            (Ok(()), Ok(Request::Ping { t })) => Ok(send_json(
+                socket,
+                ServerFrame::Pong { t }.to_json(),
+                &self.core.metrics,
+            )
+            .await?),
             (Ok(()), Ok(Request::Pong)) => Ok(()),
             (Ok(()), Ok(Request::Leave { room })) => self.leave(socket, connection, room).await,
             (Ok(()), Ok(Request::Typing { room })) => self.typing(connection, &room),
@@ -70,12 +73,13 @@ impl ConnectionTask {
             Err(Handling::Socket(err)) => Err(err),
             Err(Handling::Refused(refusal)) => {
                 tracing::debug!(connection = self.id, code = ?refusal.code, "refused a frame");
-                send_json(socket, refusal.to_frame_json()).await
+                send_json(socket, refusal.to_frame_json(), &self.core.metrics).await
             }
         }
     }
 
     fn rate_limited(&self, wait: Duration, request: Option<Request>) -> Refusal {
+        self.core.metrics.rate_limited_frames.inc();
         let retry_ms = wait.as_millis().max(1);
         let resend = match request {
             Some(Request::Send(SendRequest {
@@ -112,9 +116,15 @@ impl ConnectionTask {
         let client_id = message.client_id.clone();
         // Never the body: logs at info and above must not leak what people write.
         tracing::debug!(connection = self.id, room = %message.room, id = %message.id, "submitted");
+        let received = std::time::Instant::now();
         let pending = self.core.committer.submit_from(self.id, message).await;
+        let metrics = self.core.metrics.clone();
         connection.acks.push_back(Box::pin(async move {
-            ack_or_error(client_id, pending.outcome().await)
+            let outcome = pending.outcome().await;
+            metrics
+                .ack_seconds
+                .observe(received.elapsed().as_secs_f64());
+            ack_or_error(client_id, outcome)
         }));
         Ok(())
     }
@@ -211,7 +221,7 @@ impl ConnectionTask {
         let replay = still_to_send(already_sent, since, head);
         if replay.count() > self.core.sockets.resume_limit {
             let resync = ServerFrame::Resync { room, head };
-            return Ok(send_json(socket, resync.to_json()).await?);
+            return Ok(send_json(socket, resync.to_json(), &self.core.metrics).await?);
         }
         let mut missed = Vec::new();
         for (after, up_to) in &replay.ranges {
@@ -231,6 +241,10 @@ impl ConnectionTask {
         for message in &missed {
             socket.feed(text_message(message.to_frame_json())).await?;
         }
+        // The missed messages and `joined`; `members` counts itself.
+        let metrics = &self.core.metrics;
+        metrics.frames_sent.inc_by(missed.len() as u64 + 1);
+        metrics.deliveries.inc_by(missed.len() as u64);
         connection
             .delivered
             .insert(id, shared_name, replay.sent_from, head);
@@ -240,7 +254,7 @@ impl ConnectionTask {
         };
         socket.feed(text_message(joined.to_json())).await?;
         let members = ServerFrame::Members { room, online };
-        Ok(send_json(socket, members.to_json()).await?)
+        Ok(send_json(socket, members.to_json(), &self.core.metrics).await?)
     }
 
     fn typing(&self, connection: &ConnectionState, room: &str) -> Result<(), Handling> {
@@ -290,7 +304,12 @@ impl ConnectionTask {
                 .await
                 .map_err(store_refusal)?;
         }
-        Ok(send_json(socket, ServerFrame::Left { room }.to_json()).await?)
+        Ok(send_json(
+            socket,
+            ServerFrame::Left { room }.to_json(),
+            &self.core.metrics,
+        )
+        .await?)
     }
 
     /// Opens the DM with `other_id`; both people's connections are told (`room_added`).

@@ -23,6 +23,7 @@ use crate::server::connection::room_cursors::RoomCursors;
 use crate::server::connection::writer::{ping, send_json, write_acks, write_batch};
 use crate::server::hub::mailbox::{mailbox, ConnectionId, Mailbox, Received, Stop, Subscriber};
 use crate::server::hub::socket_quota::Admission;
+use crate::server::metrics::CloseCode;
 use crate::server::shutdown::SocketGuard;
 use crate::server::state::Core;
 use crate::server::transport::chat_socket::ChatSocket;
@@ -85,6 +86,7 @@ impl ConnectionTask {
     pub fn run<S: ChatSocket + 'static>(self, mut socket: S) -> impl Future<Output = ()> + Send {
         async move {
             tracing::info!(connection = self.id, user = %self.user.name, "connected");
+            self.core.metrics.connections_open.inc();
             let (subscriber, mut mailbox) = mailbox(self.id, self.core.sockets.queue_capacity);
             self.core
                 .registry
@@ -126,6 +128,11 @@ impl ConnectionTask {
             // client.
             drop(mailbox);
             tracing::info!(connection = self.id, ending = ?ending, "disconnecting");
+            self.core.metrics.closed(match &ending {
+                Ending::Close(code, _) => CloseCode::Server(*code),
+                Ending::PeerClosed => CloseCode::ByClient,
+                Ending::Vanished => CloseCode::NoClose,
+            });
             if Box::pin(close(&mut socket, ending)).await == Closed::Abandoned {
                 if let Some(tcp) = &self.tcp {
                     // SAFETY: `socket`, the WebSocket upgraded from this TCP socket, is still
@@ -136,6 +143,7 @@ impl ConnectionTask {
                 }
             }
             drop(socket);
+            self.core.metrics.connections_open.dec();
         }
     }
 
@@ -169,7 +177,10 @@ impl ConnectionTask {
             },
         }
         .to_json();
-        if Box::pin(send_json(socket, welcome)).await.is_err() {
+        if Box::pin(send_json(socket, welcome, &self.core.metrics))
+            .await
+            .is_err()
+        {
             return Ending::Vanished;
         }
         if let Some((lobby, since)) = resume {
@@ -200,7 +211,7 @@ impl ConnectionTask {
                 biased;
                 received = mailbox.recv_many(&mut batch, MAX_FRAMES_PER_WRITE) => match received {
                     Received::Frames(_) => {
-                        let write = write_batch(socket, &mut batch, &mut connection.delivered, &mut connection.acks);
+                        let write = write_batch(socket, &mut batch, &mut connection.delivered, &mut connection.acks, &self.core.metrics);
                         Box::pin(self.write(mailbox, write)).await
                     }
                     Received::Stopped(Stop::TooSlow) => return too_slow(),
@@ -214,7 +225,7 @@ impl ConnectionTask {
                     }
                 },
                 Some(answer) = connection.acks.next_answer(), if !connection.acks.is_empty() => {
-                    Box::pin(self.write(mailbox, write_acks(socket, answer, &mut connection.acks))).await
+                    Box::pin(self.write(mailbox, write_acks(socket, answer, &mut connection.acks, &self.core.metrics))).await
                 }
                 () = &mut beat => {
                     let outcome = match heartbeat.due(Instant::now()) {
@@ -222,7 +233,7 @@ impl ConnectionTask {
                             if mailbox.release_idle_buffer() {
                                 batch = VecDeque::new();
                             }
-                            Box::pin(self.write(mailbox, ping(socket))).await
+                            Box::pin(self.write(mailbox, ping(socket, &self.core.metrics))).await
                         }
                         Some(Beat::Expired) => {
                             return Ending::Close(close_code::HEARTBEAT_TIMEOUT, "no answer to pings".into());
@@ -233,8 +244,11 @@ impl ConnectionTask {
                     outcome
                 }
                 incoming = socket.next(), if reading => {
-                    if let Some(Ok(_)) = &incoming {
+                    if let Some(Ok(message)) = &incoming {
                         heartbeat.heard();
+                        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+                            self.core.metrics.frames_received.inc();
+                        }
                     }
                     match incoming {
                         None => return Ending::Vanished,
@@ -244,7 +258,7 @@ impl ConnectionTask {
                             Box::pin(self.handle_text(socket, connection, text.as_str())).await
                         }
                         Some(Ok(Message::Binary(_))) => {
-                            Box::pin(send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json())).await
+                            Box::pin(send_json(socket, Refusal::from(ErrorCode::BinaryNotSupported).to_frame_json(), &self.core.metrics)).await
                         }
                         // tungstenite answers pings itself, and yields raw frames only to
                         // writers.
@@ -304,7 +318,7 @@ impl ConnectionTask {
     {
         while let Some(answer) = connection.acks.next_answer().await {
             if self
-                .write(mailbox, send_json(socket, answer))
+                .write(mailbox, send_json(socket, answer, &self.core.metrics))
                 .await
                 .is_err()
             {

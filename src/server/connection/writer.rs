@@ -13,15 +13,17 @@ use crate::server::connection::pending_acks::PendingAcks;
 use crate::server::connection::room_cursors::RoomCursors;
 use crate::server::history::committer::CommitError;
 use crate::server::hub::mailbox::{Delivery, TO_CONNECTION, UNSEQUENCED};
+use crate::server::metrics::Metrics;
 use crate::server::store::Appended;
 use crate::server::transport::chat_socket::ChatSocket;
 
 /// A WebSocket Ping (browsers and libraries answer it by themselves) and a `ping` frame (the
 /// page answers it, and measures round-trip time with its own).
-pub(super) async fn ping<S>(socket: &mut S) -> Result<(), axum::Error>
+pub(super) async fn ping<S>(socket: &mut S, metrics: &Metrics) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
+    metrics.frames_sent.inc();
     socket.feed(Message::Ping(Default::default())).await?;
     let frame = ServerFrame::Ping { t: unix_millis() };
     socket.feed(text_message(frame.to_json())).await?;
@@ -48,10 +50,15 @@ pub(super) fn ack_or_error(client_id: String, outcome: Result<Appended, CommitEr
     }
 }
 
-pub(super) async fn send_json<S>(socket: &mut S, json: String) -> Result<(), axum::Error>
+pub(super) async fn send_json<S>(
+    socket: &mut S,
+    json: String,
+    metrics: &Metrics,
+) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
+    metrics.frames_sent.inc();
     socket.send(text_message(json)).await
 }
 
@@ -60,32 +67,36 @@ pub(super) async fn write_acks<S>(
     socket: &mut S,
     first: String,
     acks: &mut PendingAcks,
+    metrics: &Metrics,
 ) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
     socket.feed(text_message(first)).await?;
-    feed_ready_acks(socket, acks).await?;
+    let fed = feed_ready_acks(socket, acks).await?;
+    metrics.frames_sent.inc_by(1 + fed);
     socket.flush().await
 }
 
 /// Feeds the answers to this connection's sends that are already ready, oldest first, without
 /// waiting for any: they go out with whatever else this flush writes. A sender's own copy of
 /// its message and the ack for it (committed and published together) then cost one send,
-/// not one each.
+/// not one each. Returns how many it fed.
 pub(super) async fn feed_ready_acks<S>(
     socket: &mut S,
     acks: &mut PendingAcks,
-) -> Result<(), axum::Error>
+) -> Result<u64, axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
+    let mut fed = 0;
     // Polling without the task's waker is safe: the chat loop polls the pending answers
     // again, with it, before it waits.
     while let Some(Some(answer)) = acks.next_answer().now_or_never() {
         socket.feed(text_message(answer)).await?;
+        fed += 1;
     }
-    Ok(())
+    Ok(fed)
 }
 
 /// Writes queued hub deliveries (their shared bytes, gathered per write), skipping any already
@@ -95,13 +106,26 @@ pub(super) async fn write_batch<S: ChatSocket>(
     batch: &mut VecDeque<Delivery>,
     delivered: &mut RoomCursors,
     acks: &mut PendingAcks,
+    metrics: &Metrics,
 ) -> Result<(), axum::Error> {
+    let (mut frames, mut messages) = (0, 0);
     for delivery in batch.iter_mut() {
         delivery.unsent = unsent_from(delivery, delivered);
+        let written = &delivery.frames[delivery.unsent..];
+        frames += written.len() as u64;
+        if delivery.room != TO_CONNECTION {
+            messages += written
+                .iter()
+                .filter(|(seq, _)| *seq != UNSEQUENCED)
+                .count() as u64;
+        }
     }
     socket.write_encoded(batch).await?;
     batch.clear();
-    feed_ready_acks(socket, acks).await?;
+    let fed = feed_ready_acks(socket, acks).await?;
+    // Counted once written: a write that fails counts nothing.
+    metrics.frames_sent.inc_by(frames + fed);
+    metrics.deliveries.inc_by(messages);
     socket.flush().await
 }
 

@@ -1,11 +1,12 @@
 //! HTTP: the router, the server-rendered pages, the history and push APIs, the `/ws`
 //! admission, the cross-site checks, whose address a request is from, the health endpoints,
-//! and the diagnostic echo route.
+//! the metrics listener, and the diagnostic echo route.
 
 pub mod client_address;
 pub mod echo;
 pub mod health;
 pub mod history_api;
+pub mod metrics_listener;
 pub mod origin;
 pub mod pages;
 pub mod push_api;

@@ -15,6 +15,7 @@ use crate::server::connection::task::ConnectionTask;
 use crate::server::http::client_address::{client_address, quota_key};
 use crate::server::http::origin;
 use crate::server::hub::socket_quota::Admission;
+use crate::server::metrics::Upgrade;
 use crate::server::state::AppState;
 use crate::server::transport::listener::AcceptedSocket;
 use crate::server::transport::socket_policy;
@@ -44,10 +45,17 @@ pub async fn upgrade(
     ws: SocketUpgrade,
 ) -> Response {
     if state.shutdown.has_begun() {
+        state.metrics.upgrade(Upgrade::ShuttingDown);
         return refuse_during_shutdown();
     }
+    let metrics = &state.metrics;
+    let refuse = |outcome: Upgrade, status: StatusCode, why: &'static str| {
+        metrics.upgrade(outcome);
+        (status, why).into_response()
+    };
     let Ok(lobby_since) = query.since.as_deref().map(str::parse::<u64>).transpose() else {
         return refuse(
+            Upgrade::BadSince,
             StatusCode::BAD_REQUEST,
             "since must be a whole number: the last seq of the lobby you hold\n",
         );
@@ -55,6 +63,7 @@ pub async fn upgrade(
     if !origin::is_allowed(&headers, &state.config.allowed_origins) {
         tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a socket from another origin");
         return refuse(
+            Upgrade::ForeignOrigin,
             StatusCode::FORBIDDEN,
             "this origin may not open a socket here\n",
         );
@@ -63,11 +72,18 @@ pub async fn upgrade(
         Ok(Some(identity)) => identity,
         Ok(None) => match state.auth.anonymous_guest() {
             Some(guest) => guest,
-            None => return refuse(StatusCode::UNAUTHORIZED, "log in to chat\n"),
+            None => {
+                return refuse(
+                    Upgrade::LoginRequired,
+                    StatusCode::UNAUTHORIZED,
+                    "log in to chat\n",
+                )
+            }
         },
         Err(err) => {
             tracing::error!(%err, "cannot look up a session");
             return refuse(
+                Upgrade::SessionsUnavailable,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "sessions are unavailable\n",
             );
@@ -76,7 +92,7 @@ pub async fn upgrade(
     let tcp = accepted.map(|Extension(ConnectInfo(socket))| socket);
     let admission = match admit(&state, &identity, tcp.as_ref(), &headers) {
         Ok(admission) => admission,
-        Err(why) => return refuse(StatusCode::TOO_MANY_REQUESTS, why),
+        Err((outcome, why)) => return refuse(outcome, StatusCode::TOO_MANY_REQUESTS, why),
     };
     let task = ConnectionTask {
         id: state.next_connection_id(),
@@ -90,6 +106,7 @@ pub async fn upgrade(
         // connection is this socket's alone.
         tcp,
     };
+    state.metrics.upgrade(Upgrade::Accepted);
     ws.on_upgrade(
         socket_policy::websocket_config(&state.config),
         move |socket| task.run(socket),
@@ -105,7 +122,7 @@ fn admit(
     identity: &Identity,
     tcp: Option<&AcceptedSocket>,
     headers: &HeaderMap,
-) -> Result<Admission, &'static str> {
+) -> Result<Admission, (Upgrade, &'static str)> {
     let config = &state.config;
     let person = match &identity.session {
         Some(_) => Some(
@@ -115,7 +132,10 @@ fn admit(
                     Arc::from(identity.user.id.as_str()),
                     config.max_sockets_per_user,
                 )
-                .ok_or("too many open sockets for this person; close a tab\n")?,
+                .ok_or((
+                    Upgrade::PersonCap,
+                    "too many open sockets for this person; close a tab\n",
+                ))?,
         ),
         None => None,
     };
@@ -128,15 +148,14 @@ fn admit(
             if place.is_none() {
                 tracing::debug!(%client, "refused a socket: its address holds its cap");
             }
-            Some(place.ok_or("too many open sockets from this address\n")?)
+            Some(place.ok_or((
+                Upgrade::AddressCap,
+                "too many open sockets from this address\n",
+            ))?)
         }
         _ => None,
     };
     Ok(Admission { person, address })
-}
-
-fn refuse(status: StatusCode, why: &'static str) -> Response {
-    (status, why).into_response()
 }
 
 pub fn refuse_during_shutdown() -> Response {

@@ -6,6 +6,7 @@
 
 mod database;
 pub mod identities;
+mod metered;
 mod postgres;
 pub mod rooms;
 mod sql;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 pub use database::{mask_password, Database};
 pub use identities::IdentityStore;
+pub use metered::MeteredStore;
 pub use postgres::PostgresStore;
 pub use rooms::RoomStore;
 pub use sqlite::SqliteStore;
