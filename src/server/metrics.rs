@@ -8,10 +8,10 @@
 //! No label names a room or a person: their number has no bound, and every label value is a
 //! time series of its own in Prometheus. Labels here take a handful of fixed values.
 //!
-//! What each recording costs on the paths that carry every message: one relaxed atomic add
-//! per write to a socket (frames and deliveries counted per batch, not per frame), per frame
-//! read, and per committed batch; a histogram observation (a short lock, uncontended) per
-//! commit and per ack.
+//! What each recording costs on the paths that carry every message: nothing per member of a
+//! room (the hub adds a batch's frames and deliveries once for all the members that took it),
+//! one atomic add per frame read, per committed batch and per write of acks, and a histogram
+//! observation (a short lock, uncontended) per commit and per ack.
 
 use std::fmt::Write as _;
 
@@ -155,13 +155,15 @@ impl Metrics {
         let frames_sent = Counter::default();
         registry.register(
             "frames_sent",
-            "Frames written to clients: messages, acks, presence, pings and the rest",
+            "Frames queued or written for clients: room messages, presence and typing (counted \
+             as the hub queues them), acks, pings, answers and catch-up replays",
             frames_sent.clone(),
         );
         let deliveries = Counter::default();
         registry.register(
             "deliveries",
-            "Chat messages written to clients (one per message per member)",
+            "Chat messages queued for clients (one per message per member) and replayed to \
+             clients catching up",
             deliveries.clone(),
         );
         let messages_stored = Counter::default();

@@ -134,6 +134,7 @@ impl AppState {
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(stores.messages, metrics.clone()));
         let heads = store.heads().await.map_err(opening)?;
         let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
+        hub.count_into(metrics.frames_sent.clone(), metrics.deliveries.clone());
         let registry = Arc::new(ConnectionRegistry::new());
         let shutdown = Shutdown::new();
         let broker: Arc<dyn Broker> = match &config.redis {

@@ -108,24 +108,21 @@ pub(super) async fn write_batch<S: ChatSocket>(
     acks: &mut PendingAcks,
     metrics: &Metrics,
 ) -> Result<(), axum::Error> {
-    let (mut frames, mut messages) = (0, 0);
+    // Room frames were counted by the hub as it queued them (once per batch, not once per
+    // member); what is counted here is the rest: frames for this connection alone, and acks.
+    let mut direct = 0;
     for delivery in batch.iter_mut() {
         delivery.unsent = unsent_from(delivery, delivered);
-        let written = &delivery.frames[delivery.unsent..];
-        frames += written.len() as u64;
-        if delivery.room != TO_CONNECTION {
-            messages += written
-                .iter()
-                .filter(|(seq, _)| *seq != UNSEQUENCED)
-                .count() as u64;
+        if delivery.room == TO_CONNECTION {
+            direct += delivery.frames.len() as u64;
         }
     }
     socket.write_encoded(batch).await?;
     batch.clear();
-    let fed = feed_ready_acks(socket, acks).await?;
-    // Counted once written: a write that fails counts nothing.
-    metrics.frames_sent.inc_by(frames + fed);
-    metrics.deliveries.inc_by(messages);
+    direct += feed_ready_acks(socket, acks).await?;
+    if direct > 0 {
+        metrics.frames_sent.inc_by(direct);
+    }
     socket.flush().await
 }
 

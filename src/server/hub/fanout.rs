@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 use crate::server::config::DEFAULT_PRESENCE_LIMIT;
@@ -49,6 +50,16 @@ pub struct Hub {
     /// Where local comings and goings are reported, once someone asks
     /// ([`Hub::observe_presence`]): the Redis broker tells the other nodes.
     presence_observer: OnceLock<mpsc::UnboundedSender<LocalPresence>>,
+    /// Where what the rooms queue is counted, once the server's metrics ask
+    /// ([`Hub::count_into`]).
+    counted: OnceLock<Queued>,
+}
+
+/// The counters the hub adds to: once per room per batch, by members that took it, so that a
+/// fan-out to a thousand members costs one addition each, not a thousand.
+struct Queued {
+    frames: Counter,
+    deliveries: Counter,
 }
 
 /// Another node, as named in what it publishes.
@@ -187,7 +198,14 @@ impl Hub {
             next_room_id,
             presence_limit,
             presence_observer: OnceLock::new(),
+            counted: OnceLock::new(),
         }
+    }
+
+    /// From now on, every frame a room queues for its members is added to `frames`, and every
+    /// stored message among them to `deliveries` (one per member). The first call counts.
+    pub fn count_into(&self, frames: Counter, deliveries: Counter) {
+        let _ = self.counted.set(Queued { frames, deliveries });
     }
 
     /// From now on, every local coming and going (a person's first connection on this node
@@ -517,6 +535,16 @@ impl Hub {
                 }
                 Offer::Gone => departed.push(*id),
             }
+        }
+        if let Some(counted) = self.counted.get() {
+            let frames = delivery.frames.len() as u64;
+            let messages = delivery
+                .frames
+                .iter()
+                .filter(|(seq, _)| *seq != UNSEQUENCED)
+                .count() as u64;
+            counted.frames.inc_by(frames * queued as u64);
+            counted.deliveries.inc_by(messages * queued as u64);
         }
         for id in departed {
             self.remove_member(room, state, id);
