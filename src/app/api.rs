@@ -11,6 +11,19 @@ pub async fn load_older(room: String, before: Option<u64>) -> Result<HistoryPage
     Ok(server_side::history(&state, &room, before).await?)
 }
 
+/// Posts a message from the composer's plain form, for a page without JavaScript: stored like
+/// any message (once per `client_id`, so a form sent twice is stored once), then the browser
+/// is sent back to the room, where it shows. A page with JavaScript sends through its socket
+/// instead, from the same form.
+#[server(endpoint = "post_message")]
+pub async fn post_message(
+    room: String,
+    text: String,
+    client_id: String,
+) -> Result<(), ServerFnError> {
+    server_side::post_message(room, text, client_id).await
+}
+
 /// Remembers the display name of a guest. Works as a plain form post without JavaScript.
 #[server(endpoint = "choose_name")]
 pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
@@ -142,8 +155,53 @@ pub(crate) mod server_side {
         state: &AppState,
         identity: Option<Identity>,
         room: &str,
+        before: Option<u64>,
     ) -> Result<RoomSnapshot, Refusal> {
-        Ok(snapshot::room_snapshot(state, identity, room).await?)
+        Ok(snapshot::room_snapshot(state, identity, room, before).await?)
+    }
+
+    /// [`super::post_message`]: the same checks a socket's `send` passes (a named person, a
+    /// room they may write in, text and client_id as the protocol allows), then the
+    /// committer; answered once the message is stored.
+    pub async fn post_message(
+        room: String,
+        text: String,
+        client_id: String,
+    ) -> Result<(), ServerFnError> {
+        use crate::protocol::{check_client_id, check_room_name, check_text, RoomKind};
+        use crate::server::connection::inbound::Refusal as FrameRefusal;
+        use crate::server::rooms::directory::Denied;
+        use crate::server::store::NewMessage;
+
+        // Plain errors, not [`Refusal`]s: a refusal's status would replace the redirect that
+        // takes a browser without JavaScript back to the room with the reason.
+        let (state, identity) = state_and_viewer().await?;
+        let Some(identity) = identity else {
+            return Err(ServerFnError::new("Pick a display name before you post."));
+        };
+        check_room_name(&room)
+            .and_then(|()| check_text(&text))
+            .and_then(|()| check_client_id(&client_id))
+            .map_err(|code| ServerFnError::new(FrameRefusal::from(code).message))?;
+        let unavailable = |err: &dyn std::fmt::Display| {
+            tracing::error!(%err, "a form post failed");
+            ServerFnError::new("The message was not stored (the server could not reach its database); post it again.")
+        };
+        match state.directory.authorize(&room, &identity.user.id).await {
+            Ok(RoomKind::Public) => state
+                .directory
+                .add_to_list(&room, &identity.user)
+                .await
+                .map_err(|err| unavailable(&err))?,
+            Ok(_) => {}
+            Err(Denied::Store(err)) => return Err(unavailable(&err)),
+            Err(denied) => return Err(ServerFnError::new(denied.to_string())),
+        }
+        let message = NewMessage::new(room, Some(client_id), identity.user, text);
+        match state.committer.submit(message).await.outcome().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(unavailable(&err)),
+        }
     }
 
     pub async fn logout() -> Result<(), ServerFnError> {

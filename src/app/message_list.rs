@@ -10,7 +10,9 @@ use crate::protocol::ChatMessage;
 pub fn MessageList() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let loading = RwSignal::new(false);
-    let load_older = move |_| {
+    let load_older = move |ev: leptos::ev::MouseEvent| {
+        // Without JavaScript, the button submits its form: the page before `before`.
+        ev.prevent_default();
         loading.set(true);
         let room = chat.room.with_value(Clone::clone);
         let before = chat.first_seq();
@@ -26,9 +28,16 @@ pub fn MessageList() -> impl IntoView {
     };
     view! {
         <Show when=move || chat.has_more.get()>
-            <button type="button" class="load-older" on:click=load_older disabled=move || loading.get()>
-                "Load older messages"
-            </button>
+            <form class="load-older" method="get">
+                <input
+                    type="hidden"
+                    name="before"
+                    value=move || chat.first_seq().map(|seq| seq.to_string())
+                />
+                <button type="submit" on:click=load_older disabled=move || loading.get()>
+                    "Load older messages"
+                </button>
+            </form>
         </Show>
         <ol class="messages" role="log" aria-live="polite" aria-label="Messages">
             <For

@@ -40,13 +40,19 @@ pub fn RoomList() -> impl IntoView {
             <form
                 class="open-room"
                 method="get"
-                action=move || format!("/r/{}", new_room.get().trim().to_lowercase())
+                // With JavaScript, straight to the room; without, to /r?room=NAME (the server
+                // sends the browser on to the room).
+                action=move || match new_room.get().trim().to_lowercase() {
+                    name if name.is_empty() => "/r".to_owned(),
+                    name => format!("/r/{name}"),
+                }
                 on:submit=open
             >
                 <label>
                     "Open a room: "
                     <input
                         type="text"
+                        name="room"
                         aria-label="Room name"
                         placeholder="team-chat"
                         maxlength="64"

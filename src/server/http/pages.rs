@@ -2,32 +2,79 @@
 //! rendered with nothing left to wait for (see `LoadedRoom` for why).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::Request;
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 
 use crate::app::api::server_side::{room_snapshot, Refusal};
 use crate::app::room_page::LoadedRoom;
 use crate::app::shell;
-use crate::protocol::LOBBY;
+use crate::protocol::{check_room_name, is_dm_room, LOBBY, MAX_ROOM_NAME_LEN};
 use crate::server::state::AppState;
 
-pub async fn lobby(State(state): State<AppState>, request: Request<Body>) -> Response {
-    render(state, LOBBY.to_owned(), request).await
+/// A page's query: `?before=S` shows the page of history before seq `S` (the "Load older
+/// messages" form without JavaScript). Kept as text so that a bad value gets Huddle's answer.
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    before: Option<String>,
+}
+
+pub async fn lobby(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    request: Request<Body>,
+) -> Response {
+    render(state, LOBBY.to_owned(), query, request).await
 }
 
 pub async fn room(
     State(state): State<AppState>,
     Path(room): Path<String>,
+    Query(query): Query<PageQuery>,
     request: Request<Body>,
 ) -> Response {
-    render(state, room, request).await
+    render(state, room, query, request).await
 }
 
-async fn render(state: AppState, room: String, request: Request<Body>) -> Response {
+/// `GET /r?room=NAME`: the "Open a room" form without JavaScript, sent on to `/r/NAME`.
+#[derive(Debug, serde::Deserialize)]
+pub struct OpenRoom {
+    room: Option<String>,
+}
+
+pub async fn open_room(Query(OpenRoom { room }): Query<OpenRoom>) -> Response {
+    let name = room.unwrap_or_default().trim().to_lowercase();
+    if check_room_name(&name).is_err() || is_dm_room(&name) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "A room name is 1 to {MAX_ROOM_NAME_LEN} of a-z, 0-9, - and _ (not starting \
+                 with dm-); {name:?} is not one. Go back and try another.\n"
+            ),
+        )
+            .into_response();
+    }
+    Redirect::to(&format!("/r/{name}")).into_response()
+}
+
+async fn render(
+    state: AppState,
+    room: String,
+    query: PageQuery,
+    request: Request<Body>,
+) -> Response {
+    // An empty value is the form's when the page shows no message yet: the latest page.
+    let before = query.before.as_deref().filter(|text| !text.is_empty());
+    let Ok(before) = before.map(str::parse::<u64>).transpose() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "before must be a whole number: the seq of the oldest message shown\n",
+        )
+            .into_response();
+    };
     let loaded = match state.auth.identify(request.headers()).await {
-        Ok(identity) => room_snapshot(&state, identity, &room).await,
+        Ok(identity) => room_snapshot(&state, identity, &room, before).await,
         Err(err) => Err(Refusal::internal(err)),
     };
     let status = loaded.as_ref().err().map(|refusal| refusal.status);

@@ -6,12 +6,15 @@ use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
 
 use crate::app::shell;
-use crate::server::http::{echo, health, history_api, origin, pages, push_api, socket_admission};
+use crate::server::http::{
+    echo, form_redirect, health, history_api, origin, pages, push_api, socket_admission,
+};
 use crate::server::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(pages::lobby))
+        .route("/r", get(pages::open_room))
         .route("/r/{room}", get(pages::room))
         .route("/ws", get(socket_admission::upgrade))
         .route(
@@ -36,6 +39,9 @@ pub fn router(state: AppState) -> Router {
             shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::map_response(
+            form_redirect::without_empty_query,
+        ))
         .layer(axum::middleware::from_fn(move |request, next| {
             origin::refuse_cross_site_posts(allowed_origins.clone(), request, next)
         }))

@@ -10,14 +10,16 @@ use crate::server::state::Core;
 use crate::server::store::StoreError;
 
 /// Everything the room page shows, for `identity` (`None`: an anonymous visitor), once the
-/// read check passed.
+/// read check passed: the latest page of history, or the one before seq `before` (a reader
+/// without JavaScript paging back).
 pub async fn room_snapshot(
     core: &Core,
     identity: Option<Identity>,
     room: &str,
+    before: Option<u64>,
 ) -> Result<RoomSnapshot, ReadDenied> {
     authorize_read(&core.auth, &core.directory, room, identity.as_ref()).await?;
-    let history = history_page(core, room, None).await?;
+    let history = history_page(core, room, before).await?;
     let rooms = match &identity {
         Some(identity) => {
             core.directory
