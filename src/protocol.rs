@@ -119,6 +119,9 @@ pub struct RoomEntry {
     pub with: Option<User>,
     /// Messages after the last one this person has read.
     pub unread: u64,
+    /// Of those, the ones that mention this person (`@name`, see [`mention_ranges`]).
+    #[serde(default)]
+    pub mentions: u64,
     /// The room's last seq when this entry was made: what arrives after it is unread too.
     #[serde(default)]
     pub head: u64,
@@ -338,6 +341,51 @@ pub fn check_room_name(room: &str) -> Result<(), ErrorCode> {
 /// Prefix of every direct-message room's name; public rooms cannot use it.
 pub const DM_ROOM_PREFIX: &str = "dm-";
 
+/// Where `text` mentions the person named `name`: each `@name`, letters compared without
+/// case, that is neither glued to a word before it (`ada@example.com` mentions nobody) nor
+/// continued by a letter, digit, `_` or `-` after it (`@Al` does not mention Alice, nor
+/// `@Alice` Al). Byte ranges of `text`, the `@` included. Names are matched as text, so a
+/// name that looks like markup is just its characters.
+pub fn mention_ranges(text: &str, name: &str) -> Vec<std::ops::Range<usize>> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Vec::new();
+    }
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    text.match_indices('@')
+        .filter(|(at, _)| {
+            !text[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        })
+        .filter_map(|(at, _)| {
+            let end = at + 1 + prefix_len_ignoring_case(&text[at + 1..], name)?;
+            (!text[end..].chars().next().is_some_and(word)).then_some(at..end)
+        })
+        .collect()
+}
+
+/// Whether `text` mentions the person named `name` ([`mention_ranges`]).
+pub fn mentions(text: &str, name: &str) -> bool {
+    !mention_ranges(text, name).is_empty()
+}
+
+/// How many bytes of `text` spell `prefix`, letters compared without case; `None` if it does
+/// not start with it.
+fn prefix_len_ignoring_case(text: &str, prefix: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    let mut end = 0;
+    for wanted in prefix.chars() {
+        let (at, found) = chars.next()?;
+        if !found.to_lowercase().eq(wanted.to_lowercase()) {
+            return None;
+        }
+        end = at + found.len_utf8();
+    }
+    Some(end)
+}
+
 /// Whether `room` names a direct-message room.
 pub fn is_dm_room(room: &str) -> bool {
     room.starts_with(DM_ROOM_PREFIX)
@@ -355,6 +403,35 @@ pub fn normalize_name(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mention_is_at_name_without_case_and_not_part_of_a_longer_word() {
+        assert!(mentions("hi @Ada!", "Ada"));
+        assert!(mentions("@ada, look", "Ada"), "case does not matter");
+        assert!(mentions("thanks @Ada.", "Ada"), "a full stop ends the name");
+        assert!(
+            mentions("@Ann Lee are you there", "Ann Lee"),
+            "names with spaces"
+        );
+        assert!(
+            !mentions("hi @Adam", "Ada"),
+            "a longer name is someone else"
+        );
+        assert!(!mentions("hi @Ad", "Ada"), "a shorter one too");
+        assert!(
+            !mentions("mail ada@Ada.com", "Ada"),
+            "an e-mail address is no mention"
+        );
+        assert!(!mentions("hi Ada", "Ada"), "without @ it is no mention");
+        assert!(!mentions("@", ""), "nobody has an empty name");
+        assert_eq!(mention_ranges("@Ada and @ada", "Ada"), vec![0..4, 9..13]);
+        // Names that look like markup are matched as the characters they are.
+        assert!(mentions("hey @<b>Bo</b>", "<b>Bo</b>"));
+        assert!(!mentions("hey <b>Bo</b>", "<b>Bo</b>"));
+        // Letters beyond ASCII, compared without case too.
+        assert_eq!(mention_ranges("你好 @小明", "小明"), vec![7..14]);
+        assert!(mentions("@ÉMILE", "émile"));
+    }
 
     fn sample() -> ChatMessage {
         ChatMessage {

@@ -121,6 +121,36 @@ impl Chat {
         });
     }
 
+    /// A message that mentions this person arrived in another of their rooms.
+    pub fn count_mention(&self, room: &str) {
+        self.rooms.update(|rooms| {
+            if let Some(entry) = rooms.iter_mut().find(|r| r.name == room) {
+                entry.mentions += 1;
+            }
+        });
+    }
+
+    /// Whether `text` mentions this person (`@name`); nobody is mentioned before they have a
+    /// name. Untracked: for frames as they arrive.
+    pub fn mentions_me_untracked(&self, text: &str) -> bool {
+        self.me.with_untracked(|me| {
+            me.as_ref()
+                .is_some_and(|me| crate::protocol::mentions(text, &me.name))
+        })
+    }
+
+    /// Unread mentions in the person's other rooms, for the page title.
+    pub fn mentions_elsewhere(&self) -> u64 {
+        let here = self.room.get_value();
+        self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|entry| entry.name != here)
+                .map(|entry| entry.mentions)
+                .sum()
+        })
+    }
+
     /// Adds a room to the list (a DM just opened), unless it is there.
     pub fn add_room(&self, entry: RoomEntry) {
         let known = self

@@ -59,16 +59,44 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let author_id = message.user.id.clone();
     let mine = Memo::new(move |_| chat.is_mine(&author_id));
+    // The text with each `@name` that mentions the reader marked, unless the reader wrote it.
+    let text = message.text.clone();
+    let parts = Memo::new(move |_| {
+        let name = chat.me.with(|me| me.as_ref().map(|me| me.name.clone()));
+        match name {
+            Some(name) if !mine.get() => split_mentions(&text, &name),
+            _ => vec![(false, text.clone())],
+        }
+    });
+    let mentioned = move || parts.with(|parts| parts.iter().any(|(mention, _)| *mention));
     let ts = message.ts;
     let time = move || clock_time(ts, chat.utc_offset_minutes.get());
     view! {
-        <li class="message" class:mine=move || mine.get() data-seq=message.seq.to_string() data-state="sent">
+        <li
+            class="message"
+            class:mine=move || mine.get()
+            class:mentions-me=mentioned
+            data-seq=message.seq.to_string()
+            data-state="sent"
+        >
             <span class="author">{message.user.name}</span>
             {move || mine.get().then(|| view! { <span class="you">" (you)"</span> })}
             <time datetime=iso_utc(ts)>{time}</time>
             {move || mine.get().then(|| view! { <span class="delivery" title="stored by the server">"✓ sent"</span> })}
-            // Plain text: Leptos escapes it, so markup in a message is shown, never run.
-            <p class="text">{message.text}</p>
+            // Plain text: Leptos escapes it, so markup in a message is shown, never run; a
+            // mention is a <mark> around its text, escaped all the same.
+            <p class="text">
+                {move || {
+                    parts
+                        .get()
+                        .into_iter()
+                        .map(|(mention, part)| match mention {
+                            true => view! { <mark class="mention">{part}</mark> }.into_any(),
+                            false => part.into_any(),
+                        })
+                        .collect_view()
+                }}
+            </p>
         </li>
     }
 }
@@ -94,6 +122,23 @@ fn PendingItem(pending: PendingMessage) -> impl IntoView {
             <p class="text">{pending.text}</p>
         </li>
     }
+}
+
+/// `text` cut into its runs of plain text and its mentions of `name`, in order.
+pub fn split_mentions(text: &str, name: &str) -> Vec<(bool, String)> {
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for range in crate::protocol::mention_ranges(text, name) {
+        if range.start > from {
+            parts.push((false, text[from..range.start].to_owned()));
+        }
+        parts.push((true, text[range.clone()].to_owned()));
+        from = range.end;
+    }
+    if from < text.len() || parts.is_empty() {
+        parts.push((false, text[from..].to_owned()));
+    }
+    parts
 }
 
 /// "14:05" in the given offset from UTC, or "14:05 UTC" when the reader's offset is unknown.

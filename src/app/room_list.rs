@@ -30,7 +30,7 @@ pub fn RoomList() -> impl IntoView {
             <ul>
                 <For
                     each=move || chat.rooms.get()
-                    key=|room| (room.name.clone(), room.unread)
+                    key=|room| (room.name.clone(), room.unread, room.mentions)
                     children=move |room: RoomEntry| {
                         let is_current = room.name == current;
                         view! { <RoomLink room is_current/> }
@@ -75,6 +75,11 @@ fn RoomLink(room: RoomEntry, is_current: bool) -> impl IntoView {
         (RoomKind::Public, _) => format!("# {}", room.name),
     };
     let unread = room.unread;
+    let mentions = room.mentions;
+    let mentions_label = match mentions {
+        1 => "1 mention of you".to_owned(),
+        n => format!("{n} mentions of you"),
+    };
     view! {
         <li>
             <a
@@ -87,6 +92,9 @@ fn RoomLink(room: RoomEntry, is_current: bool) -> impl IntoView {
             </a>
             <Show when=move || { unread > 0 && !is_current }>
                 <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
+            </Show>
+            <Show when=move || { mentions > 0 && !is_current }>
+                <span class="mentions" aria-label=mentions_label.clone()>"@" {mentions}</span>
             </Show>
         </li>
     }

@@ -1,6 +1,7 @@
 //! The chat room page: the room's recent messages, rendered on the server, then kept live.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::app::account::AccountPanel;
 use crate::app::composer::Composer;
@@ -79,7 +80,13 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
         }
         let _ = previous;
     });
+    // Mentions waiting in other rooms show in the tab's title, as "(@2) Huddle".
+    let tab_title = move || match chat.mentions_elsewhere() {
+        0 => "Huddle".to_owned(),
+        n => format!("(@{n}) Huddle"),
+    };
     view! {
+        <Title text=tab_title/>
         <div class="layout">
             <aside class="sidebar">
                 <AccountPanel account accounts_allowed/>

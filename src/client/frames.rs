@@ -50,8 +50,10 @@ pub fn apply(chat: Chat, heads: &mut RoomHeads, frame: ServerFrame, now: f64) ->
             // One's own message, sent from another tab, is read already.
             if chat.is_mine_untracked(&message.user.id) {
                 heads.insert(message.room.clone(), message.seq);
-            } else {
-                note_head(chat, heads, &message.room, message.seq);
+            } else if note_head(chat, heads, &message.room, message.seq)
+                && chat.mentions_me_untracked(&message.text)
+            {
+                chat.count_mention(&message.room);
             }
             Reaction::Done
         }
@@ -60,6 +62,8 @@ pub fn apply(chat: Chat, heads: &mut RoomHeads, frame: ServerFrame, now: f64) ->
             Reaction::MarkRead
         }
         ServerFrame::Joined { room, head } if !here(&room) => {
+            // What a join catches up on is counted as unread; its texts are not sent, so
+            // mentions among them show once the room's page is loaded.
             note_head(chat, heads, &room, head);
             Reaction::Done
         }
@@ -148,8 +152,8 @@ pub fn apply(chat: Chat, heads: &mut RoomHeads, frame: ServerFrame, now: f64) ->
 
 /// Counts what another room received since its last known seq as unread. The page's room
 /// list says each room's head as it was rendered, so nothing between the render and the
-/// socket's join is missed.
-fn note_head(chat: Chat, heads: &mut RoomHeads, room: &str, head: u64) {
+/// socket's join is missed. Returns whether `head` was news (a message seen twice is not).
+fn note_head(chat: Chat, heads: &mut RoomHeads, room: &str, head: u64) -> bool {
     let rendered = chat
         .rooms
         .with_untracked(|rooms| rooms.iter().find(|r| r.name == room).map(|r| r.head));
@@ -160,6 +164,7 @@ fn note_head(chat: Chat, heads: &mut RoomHeads, room: &str, head: u64) {
     if head > previous {
         chat.count_unread(room, head - previous);
     }
+    head > previous
 }
 
 /// The wait a rate-limit refusal names ("… retry in 250 ms …").
@@ -204,6 +209,7 @@ mod tests {
             kind: RoomKind::Public,
             with: None,
             unread: 0,
+            mentions: 0,
             head,
         }
     }
@@ -270,6 +276,45 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_elsewhere_counts_once_toward_its_rooms_badge_and_the_title() {
+        Owner::new().with(|| {
+            let chat = page("lobby");
+            let mut heads = RoomHeads::new();
+            let said = |seq, from: &str, text: &str| {
+                let mut said = message("other", seq, from);
+                said.text = text.into();
+                ServerFrame::Message(said)
+            };
+            let mentions = |chat: Chat| {
+                chat.rooms
+                    .get_untracked()
+                    .iter()
+                    .find(|r| r.name == "other")
+                    .map_or(0, |r| r.mentions)
+            };
+            apply(chat, &mut heads, said(5, "ada", "@me look"), 0.0);
+            assert_eq!((unread(chat, "other"), mentions(chat)), (1, 1));
+            apply(chat, &mut heads, said(5, "ada", "@me look"), 0.0);
+            assert_eq!(mentions(chat), 1, "a message seen twice counts once");
+            apply(chat, &mut heads, said(6, "ada", "@meg look"), 0.0);
+            assert_eq!(
+                (unread(chat, "other"), mentions(chat)),
+                (2, 1),
+                "@meg is someone else"
+            );
+            apply(chat, &mut heads, said(7, "me", "@me notes to self"), 0.0);
+            assert_eq!(mentions(chat), 1, "one's own message is no mention");
+            // In the open room a mention is read as it arrives.
+            let here = ServerFrame::Message(ChatMessage {
+                text: "@me here".into(),
+                ..message("lobby", 1, "ada")
+            });
+            apply(chat, &mut heads, here, 0.0);
+            assert_eq!(chat.mentions_elsewhere(), 1);
+        });
+    }
+
+    #[test]
     fn presence_and_typing_show_only_for_the_open_room_and_never_ones_own_typing() {
         Owner::new().with(|| {
             let chat = page("lobby");
@@ -310,6 +355,7 @@ mod tests {
                 kind: RoomKind::Dm,
                 with: Some(user("ada")),
                 unread: 0,
+                mentions: 0,
                 head: 0,
             };
             let added = ServerFrame::RoomAdded { room: dm };

@@ -349,6 +349,7 @@ impl ConnectionTask {
                     kind: RoomKind::Dm,
                     with: Some(with.clone()),
                     unread: 0,
+                    mentions: 0,
                     head: self.core.hub.head(&room),
                 },
             };

@@ -124,6 +124,7 @@ impl Directory {
             let room_head = head(&room);
             list.push(RoomEntry {
                 unread: room_head.saturating_sub(last_read),
+                mentions: 0,
                 head: room_head,
                 name: room,
                 kind,
@@ -136,6 +137,7 @@ impl Directory {
                 kind: RoomKind::Public,
                 with: None,
                 unread: 0,
+                mentions: 0,
                 head: head(LOBBY),
             });
         }

@@ -2,7 +2,7 @@
 //! has it, its latest page of history, and their room list with unread counts.
 
 use crate::protocol::{
-    is_dm_room, HistoryPage, RoomEntry, RoomKind, RoomSnapshot, Viewer, PAGE_SIZE,
+    is_dm_room, mentions, HistoryPage, RoomEntry, RoomKind, RoomSnapshot, User, Viewer, PAGE_SIZE,
 };
 use crate::server::auth::{Identity, IdentityKind};
 use crate::server::rooms::access::{authorize_read, ReadDenied};
@@ -22,9 +22,12 @@ pub async fn room_snapshot(
     let history = history_page(core, room, before).await?;
     let rooms = match &identity {
         Some(identity) => {
-            core.directory
+            let mut rooms = core
+                .directory
                 .room_list(&identity.user, |name| core.hub.head(name))
-                .await?
+                .await?;
+            count_mentions(core, &identity.user, &mut rooms).await?;
+            rooms
         }
         None => Vec::new(),
     };
@@ -41,6 +44,7 @@ pub async fn room_snapshot(
             },
             with: None,
             unread: 0,
+            mentions: 0,
             head: core.hub.head(room),
         });
     Ok(RoomSnapshot {
@@ -54,6 +58,24 @@ pub async fn room_snapshot(
         guests_allowed: core.auth.allow_guests,
         accounts_allowed: core.auth.allow_accounts,
     })
+}
+
+/// Most unread messages of one room read to count the mentions among them: a person back after
+/// a month does not make the page read a month of history. Beyond it, older mentions are
+/// not counted (the unread count still is).
+const MENTIONS_COUNTED_AMONG: u64 = 500;
+
+/// Sets each room's `mentions`: its unread messages, from others, that mention `me`.
+async fn count_mentions(core: &Core, me: &User, rooms: &mut [RoomEntry]) -> Result<(), StoreError> {
+    for entry in rooms.iter_mut().filter(|entry| entry.unread > 0) {
+        let after = entry.head - entry.unread.min(MENTIONS_COUNTED_AMONG);
+        let unread = core.store.range(&entry.name, after, entry.head).await?;
+        entry.mentions = unread
+            .iter()
+            .filter(|message| message.user.id != me.id && mentions(&message.text, &me.name))
+            .count() as u64;
+    }
+    Ok(())
 }
 
 /// A room's latest page (or the one before `before`), [`PAGE_SIZE`] messages; a room nobody
