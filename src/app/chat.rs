@@ -139,16 +139,22 @@ impl Chat {
         })
     }
 
-    /// Unread mentions in the person's other rooms, for the page title.
+    /// Unread mentions in the person's other rooms, for the page title. The title is rendered
+    /// apart from the page (leptos_meta), and can be asked after a page load abandoned midway
+    /// has disposed of the page's state: then there is nothing to show, not a panic.
     pub fn mentions_elsewhere(&self) -> u64 {
-        let here = self.room.get_value();
-        self.rooms.with(|rooms| {
-            rooms
-                .iter()
-                .filter(|entry| entry.name != here)
-                .map(|entry| entry.mentions)
-                .sum()
-        })
+        let Some(here) = self.room.try_get_value() else {
+            return 0;
+        };
+        self.rooms
+            .try_with(|rooms| {
+                rooms
+                    .iter()
+                    .filter(|entry| entry.name != here)
+                    .map(|entry| entry.mentions)
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// Adds a room to the list (a DM just opened), unless it is there.
