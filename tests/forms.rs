@@ -38,7 +38,17 @@ async fn post_form(
 
 /// A page as a browser without JavaScript gets it: its status and HTML.
 async fn get(server: &TestServer, path: &str) -> (StatusCode, String) {
-    let response = browser().get(server.url(path)).send().await.unwrap();
+    get_as(&server.url(path), "").await
+}
+
+/// [`get`] of a whole `url` with `cookie` ("" for none).
+async fn get_as(url: &str, cookie: &str) -> (StatusCode, String) {
+    let response = browser()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
@@ -69,15 +79,7 @@ async fn a_posted_form_is_stored_once_reaches_the_room_live_and_sends_the_browse
     );
     assert_eq!(live.user.name, "Nojs");
     // The page the browser is sent back to shows it.
-    let page = browser()
-        .get(server.url("/r/general"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_as(&server.url("/r/general"), &cookie).await.1;
     assert!(page.contains("posted by a form"), "{page}");
     // The same form sent again (a double click, a resent request) is stored once.
     let again = post_form(&server, "/r/general", Some(&cookie), &fields).await;
@@ -90,15 +92,7 @@ async fn a_posted_form_is_stored_once_reaches_the_room_live_and_sends_the_browse
         .unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     // The room is on the poster's list, as a socket's join would have put it.
-    let lobby = browser()
-        .get(server.url("/"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let lobby = get_as(&server.url("/"), &cookie).await.1;
     assert!(lobby.contains("# general"), "{lobby}");
 }
 
@@ -155,15 +149,7 @@ async fn a_refused_post_stores_nothing_and_sends_the_browser_back_with_the_reaso
         // The page it is sent to says why, under the composer. (A visitor without a name
         // has no composer, only the name picker: a post comes from elsewhere.)
         let Some(cookie) = cookie else { continue };
-        let page = browser()
-            .get(&back)
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = get_as(&back, cookie).await.1;
         assert!(
             page.contains(reason),
             "{fields:?}: {reason:?} not in the page"
