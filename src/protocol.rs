@@ -20,6 +20,10 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 
 /// Longest display name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 32;
+/// Shortest password an account may have (NIST SP 800-63B asks for at least 8).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted: hashing cost grows with length, so it is bounded.
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// WebSocket close codes Huddle sends, and what a client should do after each
 /// (docs/protocol.md has the table).

@@ -1,27 +1,57 @@
 import { test, expect } from '@playwright/test';
-import { expectConnected, item, itemWith, joinAs, log, say, unique } from './helpers';
+import { WORDS, expectConnected, item, itemWith, joinAs, log, say, unique } from './helpers';
 
-test('two people chat: what one types appears once in the other, with name and time', async ({ browser }) => {
-  const alice = await joinAs(browser, 'Alice');
-  const bob = await joinAs(browser, 'Bob');
-  const text = unique('hello from Alice');
+// The main conversation, in each language the page speaks: a browser asking for Chinese gets
+// the page in Chinese, times as Chinese readers write them, and the same chat.
+for (const lang of ['en', 'zh-CN'] as const) {
+  test(`two people chat: what one types appears once in the other, with name and time (${lang})`, async ({ browser }) => {
+    const words = WORDS[lang];
+    const alice = await joinAs(browser, 'Alice', undefined, lang);
+    const bob = await joinAs(browser, 'Bob', undefined, lang);
+    await expect(alice.locator('html')).toHaveAttribute('lang', lang);
+    const text = unique('hello from Alice');
 
+    await say(alice, text, lang);
+
+    await expect(item(bob, text)).toHaveCount(1);
+    await expect(item(bob, text)).toContainText('Alice');
+    await expect(item(bob, text).locator('time')).toHaveText(words.time);
+    await expect(item(alice, text)).toHaveCount(1);
+    // One's own messages are marked, others' are not.
+    await expect(item(alice, text)).toHaveClass(/\bmine\b/);
+    await expect(item(alice, text)).toContainText(words.you);
+    await expect(item(bob, text)).not.toHaveClass(/\bmine\b/);
+
+    // The page measures round-trip time with its own pings.
+    await expect(alice.locator('.rtt')).toHaveText(/^\d+ ms$/);
+
+    const reply = unique('hi Alice');
+    await say(bob, reply, lang);
+    await expect(item(alice, reply)).toHaveCount(1);
+
+    await bob.getByRole('button', { name: words.disconnect, exact: true }).click();
+    await expect(bob.getByRole('status')).toHaveText(words.disconnected);
+    await bob.getByRole('button', { name: words.connect, exact: true }).click();
+    await expectConnected(bob, lang);
+  });
+}
+
+test('the language switch turns the page to Chinese, and the choice outlives a reload', async ({ browser }) => {
+  const alice = await joinAs(browser, 'Lin');
+  const text = unique('said in English first');
   await say(alice, text);
 
-  await expect(item(bob, text)).toHaveCount(1);
-  await expect(item(bob, text)).toContainText('Alice');
-  await expect(item(bob, text).locator('time')).toHaveText(/^\d\d:\d\d$/);
+  await alice.getByRole('navigation', { name: 'Language' }).getByRole('link', { name: '中文' }).click();
+  await expect(alice.locator('html')).toHaveAttribute('lang', 'zh-CN');
+  await expectConnected(alice, 'zh-CN');
+  await expect(alice.getByRole('button', { name: '发送' })).toBeVisible();
   await expect(item(alice, text)).toHaveCount(1);
-  // One's own messages are marked, others' are not.
-  await expect(item(alice, text)).toHaveClass(/\bmine\b/);
-  await expect(item(bob, text)).not.toHaveClass(/\bmine\b/);
 
-  // The page measures round-trip time with its own pings.
-  await expect(alice.locator('.rtt')).toHaveText(/^\d+ ms$/);
-
-  const reply = unique('hi Alice');
-  await say(bob, reply);
-  await expect(item(alice, reply)).toHaveCount(1);
+  await alice.reload();
+  await expectConnected(alice, 'zh-CN');
+  await say(alice, unique('然后说中文'), 'zh-CN');
+  await alice.getByRole('navigation', { name: '语言' }).getByRole('link', { name: 'English' }).click();
+  await expectConnected(alice);
 });
 
 test('disconnect shows 3, the other page keeps working, and connect again restores both directions', async ({ browser }) => {

@@ -6,11 +6,12 @@ use leptos::prelude::*;
 
 use crate::app::api::{Login, Logout, Register};
 use crate::app::Chat;
-use crate::protocol::MAX_NAME_CHARS;
+use crate::protocol::{MAX_NAME_CHARS, MIN_PASSWORD_CHARS};
 
 #[component]
 pub fn AccountPanel(account: bool, accounts_allowed: bool) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let login = ServerAction::<Login>::new();
     let register = ServerAction::<Register>::new();
     let logout = ServerAction::<Logout>::new();
@@ -37,29 +38,33 @@ pub fn AccountPanel(account: bool, accounts_allowed: bool) -> impl IntoView {
     };
     let who = move || {
         chat.me.with(|me| match me {
-            Some(me) if account => format!("Signed in as {}", me.name),
-            Some(me) if chat.named.get() => format!("{} (guest)", me.name),
-            _ => "Not signed in".to_owned(),
+            Some(me) if account => (t.signed_in_as)(&me.name),
+            Some(me) if chat.named.get() => (t.guest)(&me.name),
+            _ => t.not_signed_in.to_owned(),
         })
     };
     view! {
-        <section class="account" aria-label="Account">
+        <section class="account" aria-label=t.account>
             <p class="who" data-testid="who">{who}</p>
             <Show when=move || chat.named.get()>
                 <ActionForm action=logout>
-                    <button type="submit">"Log out"</button>
+                    <button type="submit">{t.log_out}</button>
                 </ActionForm>
             </Show>
             <Show when=move || accounts_allowed && !account>
                 <details class="credentials">
-                    <summary>"Log in or register"</summary>
+                    <summary>{t.log_in_or_register}</summary>
                     <ActionForm action=login attr:class="login">
-                        <Fields prefix="Login"/>
-                        <button type="submit">"Log in"</button>
+                        <Fields name=t.login_name password=t.login_password new_password=false/>
+                        <button type="submit">{t.log_in}</button>
                     </ActionForm>
                     <ActionForm action=register attr:class="register">
-                        <Fields prefix="Register"/>
-                        <button type="submit">"Register"</button>
+                        <Fields
+                            name=t.register_name
+                            password=t.register_password
+                            new_password=true
+                        />
+                        <button type="submit">{t.register}</button>
                     </ActionForm>
                     <p class="notice" role="alert">{error}</p>
                 </details>
@@ -75,14 +80,15 @@ fn reload() {
     }
 }
 
-/// Name and password fields, shared by both forms.
+/// Name and password fields, shared by both forms: their labels, and whether the password is
+/// a new one (for password managers).
 #[component]
-fn Fields(prefix: &'static str) -> impl IntoView {
+fn Fields(name: &'static str, password: &'static str, new_password: bool) -> impl IntoView {
     view! {
         <input
             type="text"
             name="name"
-            aria-label=format!("{prefix} name")
+            aria-label=name
             required
             maxlength=MAX_NAME_CHARS.to_string()
             autocomplete="username"
@@ -90,10 +96,10 @@ fn Fields(prefix: &'static str) -> impl IntoView {
         <input
             type="password"
             name="password"
-            aria-label=format!("{prefix} password")
+            aria-label=password
             required
-            minlength="8"
-            autocomplete=if prefix == "Register" { "new-password" } else { "current-password" }
+            minlength=MIN_PASSWORD_CHARS.to_string()
+            autocomplete=if new_password { "new-password" } else { "current-password" }
         />
     }
 }

@@ -32,7 +32,7 @@ pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
         .auth
         .choose_guest_name(&name, existing.as_ref())
         .await
-        .map_err(|err| ServerFnError::new(err.to_string()))?;
+        .map_err(|err| server_side::auth_refusal(&err))?;
     if let Some(cookie) = cookie {
         server_side::set_cookie(&cookie)?;
     }
@@ -63,8 +63,9 @@ pub(crate) mod server_side {
     use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
+    use crate::app::i18n::{Locale, Problem};
     use crate::protocol::{HistoryPage, RoomSnapshot};
-    use crate::server::auth::Identity;
+    use crate::server::auth::{AuthError, Identity};
     use crate::server::hub::mailbox::Stop;
     use crate::server::rooms::access::{self, ReadDenied};
     use crate::server::rooms::snapshot;
@@ -84,11 +85,35 @@ pub(crate) mod server_side {
         Ok((state, identity))
     }
 
+    /// The language of the request a server function answers (English outside a request).
+    pub fn request_locale() -> Locale {
+        use_context::<axum::http::request::Parts>()
+            .map(|parts| crate::server::http::language::request_locale(&parts.headers))
+            .unwrap_or_default()
+    }
+
+    /// `problem`, said in the request's language, as a server function's error.
+    pub fn say(problem: &Problem) -> ServerFnError {
+        ServerFnError::new((request_locale().catalogue().problem)(problem))
+    }
+
+    /// A refused name, login or registration, in the request's language; the server's own
+    /// failures keep their words (and go to the log).
+    pub fn auth_refusal(err: &AuthError) -> ServerFnError {
+        match err.problem() {
+            Some(problem) => say(&problem),
+            None => {
+                tracing::error!(%err, "an identity request failed");
+                ServerFnError::new(err.to_string())
+            }
+        }
+    }
+
     /// The answer to a log in or registration: the person, with their session cookie set.
     pub fn signed_in(
         outcome: Result<(Identity, String), crate::server::auth::AuthError>,
     ) -> Result<crate::protocol::User, ServerFnError> {
-        let (identity, cookie) = outcome.map_err(|err| ServerFnError::new(err.to_string()))?;
+        let (identity, cookie) = outcome.map_err(|err| auth_refusal(&err))?;
         set_cookie(&cookie)?;
         Ok(identity.user)
     }
@@ -103,21 +128,17 @@ pub(crate) mod server_side {
     #[derive(Debug)]
     pub struct Refusal {
         pub status: StatusCode,
-        pub message: String,
+        pub problem: Problem,
     }
 
     impl Refusal {
-        fn new(status: StatusCode, message: String) -> Self {
-            Self { status, message }
-        }
-
         /// The store failed: the person did nothing wrong; the details go to the log.
         pub fn internal(err: impl std::fmt::Display) -> Self {
             tracing::error!(%err, "reading a room failed");
-            Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server could not read this room; try again.".into(),
-            )
+            Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                problem: Problem::RoomUnreadable,
+            }
         }
     }
 
@@ -127,7 +148,7 @@ pub(crate) mod server_side {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(refusal.status);
             }
-            ServerFnError::new(refusal.message)
+            say(&refusal.problem)
         }
     }
 
@@ -136,7 +157,10 @@ pub(crate) mod server_side {
         fn from(denied: ReadDenied) -> Self {
             match denied {
                 ReadDenied::Store(err) => Refusal::internal(err),
-                denied => Refusal::new(denied.status(), denied.to_string()),
+                denied => Refusal {
+                    status: denied.status(),
+                    problem: denied.problem(),
+                },
             }
         }
     }
@@ -169,7 +193,6 @@ pub(crate) mod server_side {
         client_id: String,
     ) -> Result<(), ServerFnError> {
         use crate::protocol::{check_client_id, check_room_name, check_text, RoomKind};
-        use crate::server::connection::inbound::Refusal as FrameRefusal;
         use crate::server::rooms::directory::Denied;
         use crate::server::store::NewMessage;
 
@@ -177,15 +200,15 @@ pub(crate) mod server_side {
         // takes a browser without JavaScript back to the room with the reason.
         let (state, identity) = state_and_viewer().await?;
         let Some(identity) = identity else {
-            return Err(ServerFnError::new("Pick a display name before you post."));
+            return Err(say(&Problem::PickNameFirst));
         };
         check_room_name(&room)
             .and_then(|()| check_text(&text))
             .and_then(|()| check_client_id(&client_id))
-            .map_err(|code| ServerFnError::new(FrameRefusal::from(code).message))?;
+            .map_err(|code| say(&Problem::Refused(code)))?;
         let unavailable = |err: &dyn std::fmt::Display| {
             tracing::error!(%err, "a form post failed");
-            ServerFnError::new("The message was not stored (the server could not reach its database); post it again.")
+            say(&Problem::NotStored)
         };
         match state.directory.authorize(&room, &identity.user.id).await {
             Ok(RoomKind::Public) => state
@@ -195,7 +218,7 @@ pub(crate) mod server_side {
                 .map_err(|err| unavailable(&err))?,
             Ok(_) => {}
             Err(Denied::Store(err)) => return Err(unavailable(&err)),
-            Err(denied) => return Err(ServerFnError::new(denied.to_string())),
+            Err(Denied::Private(room)) => return Err(say(&Problem::RoomIsPrivate(room))),
         }
         let message = NewMessage::new(room, Some(client_id), identity.user, text);
         match state.committer.submit(message).await.outcome().await {

@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use crate::app::i18n::{Catalogue, Locale};
 use crate::protocol::{ChatMessage, HistoryPage, RoomEntry, User};
 
 /// WebSocket readyState values, as the browser reports them.
@@ -42,9 +43,11 @@ pub struct Chat {
     pub retry_in_secs: RwSignal<Option<u32>>,
     /// Bytes the socket has accepted but not yet put on the network (WebSocket.bufferedAmount).
     pub buffered_bytes: RwSignal<u32>,
-    /// The browser's UTC offset in minutes, once known; until then times are shown in UTC
-    /// (the server render cannot know the reader's time zone).
-    pub utc_offset_minutes: RwSignal<Option<i32>>,
+    /// The language the page speaks (the server chose it; hydration reads it back).
+    pub locale: Locale,
+    /// True once the page runs in the browser: times are then shown in the reader's zone and
+    /// locale; until then in UTC (the server render cannot know the reader's time zone).
+    pub local_times: RwSignal<bool>,
     /// The person's rooms, this one included, with unread counts. The page's one socket
     /// joins all of them, so counts move live.
     pub rooms: RwSignal<Vec<RoomEntry>>,
@@ -99,7 +102,8 @@ impl Chat {
             rtt_ms: RwSignal::new(None),
             retry_in_secs: RwSignal::new(None),
             buffered_bytes: RwSignal::new(0),
-            utc_offset_minutes: RwSignal::new(None),
+            locale: Locale::default(),
+            local_times: RwSignal::new(false),
             rooms: RwSignal::new(rooms),
             online: RwSignal::new(Vec::new()),
             typing: RwSignal::new(Vec::new()),
@@ -107,6 +111,11 @@ impl Chat {
             opening_dm: RwSignal::new(None),
             presence_note: RwSignal::new(None),
         }
+    }
+
+    /// The words of the page's language.
+    pub fn t(&self) -> &'static Catalogue {
+        self.locale.catalogue()
     }
 
     /// A message arrived in another of the person's rooms: one more unread there.
@@ -170,9 +179,12 @@ impl Chat {
     /// `user` came online (`true`) or went offline here.
     pub fn set_online(&self, user: User, online: bool) {
         let id = user.id.clone();
-        let verb = if online { "joined" } else { "left" };
-        self.presence_note
-            .set(Some(format!("{} {verb}", user.name)));
+        let said = if online {
+            self.t().joined
+        } else {
+            self.t().left
+        };
+        self.presence_note.set(Some(said(&user.name)));
         self.online.update(|people| {
             people.retain(|p| p.id != user.id);
             if online {

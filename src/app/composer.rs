@@ -14,6 +14,7 @@ use crate::app::Chat;
 #[component]
 pub fn Composer() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let text = RwSignal::new(String::new());
     let submit = move || {
         let current = text.get_untracked();
@@ -60,8 +61,8 @@ pub fn Composer() -> impl IntoView {
             <textarea
                 name="text"
                 required
-                aria-label="Message"
-                placeholder="Write a message"
+                aria-label=t.message
+                placeholder=t.write_a_message
                 rows="2"
                 maxlength=crate::protocol::MAX_TEXT_CHARS.to_string()
                 prop:value=move || text.get()
@@ -74,7 +75,7 @@ pub fn Composer() -> impl IntoView {
                 }
                 on:keydown=on_keydown
             ></textarea>
-            <button type="submit">"Send"</button>
+            <button type="submit">{t.send}</button>
             <p class="notice" aria-live="polite">{move || chat.notice.get().or_else(refused)}</p>
         </form>
     }

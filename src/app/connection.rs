@@ -8,9 +8,10 @@
 
 use std::cell::OnceCell;
 
-use leptos::prelude::Set;
+use leptos::prelude::{Get, Set};
 
 use crate::app::chat::Chat;
+use crate::app::i18n::Locale;
 
 /// The browser's connection, as the page sees it.
 pub trait ChatConnection {
@@ -30,8 +31,9 @@ pub trait ChatConnection {
     fn restore_outbox(&self, chat: Chat);
     /// Keeps the outbox in browser storage.
     fn persist_outbox(&self, chat: Chat);
-    /// The reader's offset from UTC in minutes (east positive), for times in their zone.
-    fn utc_offset_minutes(&self) -> i32;
+    /// A message's time as the reader reads times: their zone, their locale's way of writing
+    /// it (`2:05 PM`, `14:05`), with the date when it is not today.
+    fn local_time(&self, unix_ms: i64, locale: Locale) -> String;
 }
 
 thread_local! {
@@ -82,7 +84,7 @@ impl Chat {
     /// text the server would refuse, so the composer keeps it.
     pub fn send(&self, text: &str) -> bool {
         if let Err(code) = crate::protocol::check_text(text) {
-            self.notice.set(Some(format!("Not sent: {code:?}")));
+            self.notice.set(Some((self.t().not_sent)(code)));
             return false;
         }
         ask(|connection| connection.send(*self, text));
@@ -102,6 +104,16 @@ impl Chat {
     /// Leaves this room (off the room list too), then goes to the lobby.
     pub fn leave(&self) {
         ask(|connection| connection.leave(*self));
+    }
+
+    /// `unix_ms` as the page shows it: in UTC while rendering on the server and hydrating,
+    /// then as the reader reads times (tracked: it changes once the page is live).
+    pub fn show_time(&self, unix_ms: i64) -> String {
+        let mut shown = None;
+        if self.local_times.get() {
+            ask(|connection| shown = Some(connection.local_time(unix_ms, self.locale)));
+        }
+        shown.unwrap_or_else(|| (self.t().utc_time)(&crate::app::message_list::utc_clock(unix_ms)))
     }
 
     /// Tries to connect now, skipping the wait of a scheduled reconnect.

@@ -9,6 +9,7 @@ use crate::protocol::ChatMessage;
 #[component]
 pub fn MessageList() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let loading = RwSignal::new(false);
     let load_older = move |ev: leptos::ev::MouseEvent| {
         // Without JavaScript, the button submits its form: the page before `before`.
@@ -21,7 +22,7 @@ pub fn MessageList() -> impl IntoView {
                 Ok(page) => chat.prepend(page),
                 Err(err) => chat
                     .notice
-                    .set(Some(format!("Could not load older messages: {err}"))),
+                    .set(Some((t.could_not_load_older)(&err.to_string()))),
             }
             loading.set(false);
         });
@@ -35,11 +36,11 @@ pub fn MessageList() -> impl IntoView {
                     value=move || chat.first_seq().map(|seq| seq.to_string())
                 />
                 <button type="submit" on:click=load_older disabled=move || loading.get()>
-                    "Load older messages"
+                    {t.load_older}
                 </button>
             </form>
         </Show>
-        <ol class="messages" role="log" aria-live="polite" aria-label="Messages">
+        <ol class="messages" role="log" aria-live="polite" aria-label=t.messages>
             <For
                 each=move || chat.messages.get()
                 key=|message| message.seq
@@ -57,6 +58,7 @@ pub fn MessageList() -> impl IntoView {
 #[component]
 fn MessageItem(message: ChatMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let author_id = message.user.id.clone();
     let mine = Memo::new(move |_| chat.is_mine(&author_id));
     // The text with each `@name` that mentions the reader marked, unless the reader wrote it.
@@ -70,7 +72,7 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
     });
     let mentioned = move || parts.with(|parts| parts.iter().any(|(mention, _)| *mention));
     let ts = message.ts;
-    let time = move || clock_time(ts, chat.utc_offset_minutes.get());
+    let time = move || chat.show_time(ts);
     view! {
         <li
             class="message"
@@ -80,9 +82,16 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
             data-state="sent"
         >
             <span class="author">{message.user.name}</span>
-            {move || mine.get().then(|| view! { <span class="you">" (you)"</span> })}
+            {move || mine.get().then(|| view! { <span class="you">{t.you}</span> })}
             <time datetime=iso_utc(ts)>{time}</time>
-            {move || mine.get().then(|| view! { <span class="delivery" title="stored by the server">"✓ sent"</span> })}
+            {move || {
+                mine.get()
+                    .then(|| {
+                        view! {
+                            <span class="delivery" title=t.stored_by_the_server>{t.sent}</span>
+                        }
+                    })
+            }}
             // Plain text: Leptos escapes it, so markup in a message is shown, never run; a
             // mention is a <mark> around its text, escaped all the same.
             <p class="text">
@@ -105,19 +114,20 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
 #[component]
 fn PendingItem(pending: PendingMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let name = move || {
         chat.me
             .with(|me| me.as_ref().map(|me| me.name.clone()).unwrap_or_default())
     };
     let (state, label) = if pending.acked {
-        ("sent", "✓ sent")
+        ("sent", t.sent)
     } else {
-        ("pending", "sending…")
+        ("pending", t.sending)
     };
     view! {
         <li class="message mine pending" data-state=state>
             <span class="author">{name}</span>
-            <span class="you">" (you)"</span>
+            <span class="you">{t.you}</span>
             <span class="delivery">{label}</span>
             <p class="text">{pending.text}</p>
         </li>
@@ -141,15 +151,11 @@ pub fn split_mentions(text: &str, name: &str) -> Vec<(bool, String)> {
     parts
 }
 
-/// "14:05" in the given offset from UTC, or "14:05 UTC" when the reader's offset is unknown.
-pub fn clock_time(unix_ms: i64, utc_offset_minutes: Option<i32>) -> String {
-    let minutes = unix_ms.div_euclid(60_000) + i64::from(utc_offset_minutes.unwrap_or(0));
-    let of_day = minutes.rem_euclid(24 * 60);
-    let clock = format!("{:02}:{:02}", of_day / 60, of_day % 60);
-    match utc_offset_minutes {
-        Some(_) => clock,
-        None => format!("{clock} UTC"),
-    }
+/// "14:05": the time of day in UTC, which the server renders (it cannot know the reader's
+/// zone; the page shows local times once it runs).
+pub fn utc_clock(unix_ms: i64) -> String {
+    let of_day = unix_ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", of_day / 60, of_day % 60)
 }
 
 /// The instant as ISO 8601 in UTC, for the `datetime` attribute.
@@ -185,12 +191,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_time_uses_the_offset_when_known() {
+    fn the_utc_clock_is_the_time_of_day() {
         // 2023-11-14T22:13:20Z
-        let ts = 1_700_000_000_000;
-        assert_eq!(clock_time(ts, None), "22:13 UTC");
-        assert_eq!(clock_time(ts, Some(120)), "00:13");
-        assert_eq!(clock_time(ts, Some(-300)), "17:13");
+        assert_eq!(utc_clock(1_700_000_000_000), "22:13");
+        assert_eq!(utc_clock(0), "00:00");
+        // Before 1970, the day still runs forwards.
+        assert_eq!(utc_clock(-60_000), "23:59");
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod api;
 pub mod chat;
 mod composer;
 pub mod connection;
+pub mod i18n;
+mod language_switch;
 mod message_list;
 mod name_picker;
 mod notices;
@@ -17,6 +19,7 @@ mod typing_indicator;
 pub use crate::protocol::RoomSnapshot;
 pub use api::ChooseName;
 pub use chat::Chat;
+pub use i18n::Locale;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -25,9 +28,10 @@ use leptos_router::path;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let locale = use_context::<Locale>().unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=locale.tag()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -42,7 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Outside the hydrated tree: with scripting on, browsers parse a noscript's
                 // content as text, which hydration would not expect inside <App/>.
                 <noscript>
-                    <p class="hint">"Live updates need JavaScript; this page shows the recent messages."</p>
+                    <p class="hint">{locale.catalogue().noscript_hint}</p>
                 </noscript>
             </body>
         </html>
@@ -52,11 +56,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Chosen by the server for this request (server::http::language), rendered into the page
+    // and read back while hydrating: both renders speak the same language.
+    let locale = SharedValue::new(|| use_context::<Locale>().unwrap_or_default()).into_inner();
+    provide_context(locale);
+    let t = locale.catalogue();
     view! {
         <Stylesheet id="leptos" href="/pkg/huddle.css"/>
         <Title text="Huddle"/>
         <Router>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+            <Routes fallback=move || view! { <p class="not-found">{t.page_not_found}</p> }>
                 // The server loads each page's room before rendering it (server::pages), so
                 // the whole page, history included, is in the first response.
                 <Route path=path!("/") view=room_page::RoomPage/>

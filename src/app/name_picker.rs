@@ -10,6 +10,7 @@ use crate::protocol::MAX_NAME_CHARS;
 #[component]
 pub fn NamePicker() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let choose = ServerAction::<ChooseName>::new();
     Effect::new(move |_| {
         if let Some(Ok(user)) = choose.value().get() {
@@ -26,17 +27,17 @@ pub fn NamePicker() -> impl IntoView {
     view! {
         <ActionForm action=choose attr:class="name-picker">
             <label>
-                "Pick a display name to chat: "
+                {t.pick_a_name}
                 <input
                     type="text"
                     name="name"
-                    aria-label="Display name"
+                    aria-label=t.display_name
                     required
                     maxlength=MAX_NAME_CHARS.to_string()
                     autocomplete="nickname"
                 />
             </label>
-            <button type="submit">"Join chat"</button>
+            <button type="submit">{t.join_chat}</button>
             <p class="notice" role="alert">{error}</p>
         </ActionForm>
     }

@@ -9,8 +9,9 @@ use crate::app::Chat;
 #[component]
 pub fn Notices() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     view! {
-        <section class="notices" aria-label="Notices" aria-live="assertive">
+        <section class="notices" aria-label=t.notices aria-live="assertive">
             <For
                 each=move || chat.notices.get()
                 key=|notice| notice.key
@@ -22,7 +23,7 @@ pub fn Notices() -> impl IntoView {
                             <span class="text">{notice.text}</span>
                             <button
                                 type="button"
-                                aria-label="Dismiss notice"
+                                aria-label=t.dismiss_notice
                                 on:click=move |_| chat.dismiss_notice(key)
                             >
                                 "×"

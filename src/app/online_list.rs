@@ -9,9 +9,10 @@ use crate::protocol::User;
 #[component]
 pub fn OnlineList() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     view! {
-        <section class="online" aria-label="Online">
-            <h2>"Online " <span class="count">{move || chat.online.with(Vec::len)}</span></h2>
+        <section class="online" aria-label=t.online>
+            <h2>{t.online} " " <span class="count">{move || chat.online.with(Vec::len)}</span></h2>
             <ul>
                 <For
                     each=move || chat.online.get()
@@ -26,6 +27,7 @@ pub fn OnlineList() -> impl IntoView {
 #[component]
 fn Person(user: User) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let id = user.id.clone();
     let is_me = move || chat.is_mine(&id);
     let target = user.id.clone();
@@ -43,10 +45,10 @@ fn Person(user: User) -> impl IntoView {
                         <button
                             type="button"
                             class="dm"
-                            aria-label=format!("Message {name}")
+                            aria-label=(t.message_person)(&name)
                             on:click=move |_| chat.open_dm(target.clone())
                         >
-                            "Message"
+                            {t.message_button}
                         </button>
                     }
                 }

@@ -5,12 +5,14 @@
 
 use leptos::prelude::*;
 
+use crate::app::room_page::room_label;
 use crate::app::Chat;
-use crate::protocol::{check_room_name, RoomEntry, RoomKind};
+use crate::protocol::{check_room_name, RoomEntry};
 
 #[component]
 pub fn RoomList() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let current = chat.room.get_value();
     let new_room = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
@@ -18,15 +20,13 @@ pub fn RoomList() -> impl IntoView {
         let name = new_room.get_untracked().trim().to_lowercase();
         if check_room_name(&name).is_err() || crate::protocol::is_dm_room(&name) {
             ev.prevent_default();
-            problem.set(Some(
-                "A room name is 1 to 64 of a-z, 0-9, - and _ (not starting with dm-).".into(),
-            ));
+            problem.set(Some(t.room_name_rule.to_owned()));
         }
         // Otherwise the form's GET to /r/{name} goes ahead: see `action` below.
     };
     view! {
-        <nav class="room-list" aria-label="Rooms">
-            <h2>"Rooms"</h2>
+        <nav class="room-list" aria-label=t.rooms>
+            <h2>{t.rooms}</h2>
             <ul>
                 <For
                     each=move || chat.rooms.get()
@@ -49,18 +49,18 @@ pub fn RoomList() -> impl IntoView {
                 on:submit=open
             >
                 <label>
-                    "Open a room: "
+                    {t.open_a_room}
                     <input
                         type="text"
                         name="room"
-                        aria-label="Room name"
+                        aria-label=t.room_name
                         placeholder="team-chat"
                         maxlength="64"
                         prop:value=move || new_room.get()
                         on:input=move |ev| new_room.set(event_target_value(&ev))
                     />
                 </label>
-                <button type="submit">"Open"</button>
+                <button type="submit">{t.open}</button>
                 <p class="notice" role="alert">{move || problem.get()}</p>
             </form>
         </nav>
@@ -69,17 +69,11 @@ pub fn RoomList() -> impl IntoView {
 
 #[component]
 fn RoomLink(room: RoomEntry, is_current: bool) -> impl IntoView {
-    let label = match (&room.kind, &room.with) {
-        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
-        (RoomKind::Dm, None) => "@ direct message".to_owned(),
-        (RoomKind::Public, _) => format!("# {}", room.name),
-    };
+    let t = expect_context::<Chat>().t();
+    let label = room_label(&room, t);
     let unread = room.unread;
     let mentions = room.mentions;
-    let mentions_label = match mentions {
-        1 => "1 mention of you".to_owned(),
-        n => format!("{n} mentions of you"),
-    };
+    let mentions_label = (t.mentions_of_you)(mentions);
     view! {
         <li>
             <a
@@ -91,7 +85,7 @@ fn RoomLink(room: RoomEntry, is_current: bool) -> impl IntoView {
                 {label}
             </a>
             <Show when=move || { unread > 0 && !is_current }>
-                <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
+                <span class="unread" aria-label=(t.unread)(unread)>{unread}</span>
             </Show>
             <Show when=move || { mentions > 0 && !is_current }>
                 <span class="mentions" aria-label=mentions_label.clone()>"@" {mentions}</span>

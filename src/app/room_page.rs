@@ -6,6 +6,8 @@ use leptos_meta::Title;
 use crate::app::account::AccountPanel;
 use crate::app::composer::Composer;
 use crate::app::connection::ask;
+use crate::app::i18n::{use_catalogue, Catalogue};
+use crate::app::language_switch::LanguageSwitch;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;
 use crate::app::notices::Notices;
@@ -13,8 +15,8 @@ use crate::app::online_list::OnlineList;
 use crate::app::room_list::RoomList;
 use crate::app::status::ConnectionStatus;
 use crate::app::typing_indicator::TypingIndicator;
-use crate::app::{Chat, RoomSnapshot};
-use crate::protocol::{RoomKind, LOBBY};
+use crate::app::{Chat, Locale, RoomSnapshot};
+use crate::protocol::{RoomEntry, RoomKind, LOBBY};
 
 /// What the server loaded for a room page before rendering it: the room, or why this person
 /// may not see it. The server's page handler provides it as context.
@@ -29,16 +31,16 @@ pub struct LoadedRoom(pub Result<RoomSnapshot, String>);
 #[component]
 pub fn RoomPage() -> impl IntoView {
     // Rendered into the page by the server, read back from it while hydrating.
+    let t = use_catalogue();
     let loaded = SharedValue::new(|| match use_context::<LoadedRoom>() {
         Some(LoadedRoom(loaded)) => loaded,
-        None => Err("the page came without its room; reload it".to_owned()),
+        None => Err(t.page_without_room.to_owned()),
     })
     .into_inner();
     match loaded {
         Ok(snapshot) => view! { <Room snapshot/> }.into_any(),
         Err(err) => {
-            view! { <p class="error" role="alert">"The room could not be loaded: " {err}</p> }
-                .into_any()
+            view! { <p class="error" role="alert">{(t.room_not_loaded)(&err)}</p> }.into_any()
         }
     }
 }
@@ -56,21 +58,20 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
     let account = me.as_ref().is_some_and(|viewer| viewer.account);
     // DMs stay listed (leaving one would lock its person out); the lobby is home.
     let leavable = entry.kind == RoomKind::Public && entry.name != LOBBY;
-    let title = match (&entry.kind, &entry.with) {
-        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
-        (RoomKind::Dm, None) => "@ direct message".to_owned(),
-        (RoomKind::Public, _) => format!("# {}", entry.name),
-    };
-    let chat = Chat::with_rooms(me.map(|viewer| viewer.user), history, rooms);
+    let locale = use_context::<Locale>().unwrap_or_default();
+    let t = locale.catalogue();
+    let title = room_label(&entry, t);
+    let mut chat = Chat::with_rooms(me.map(|viewer| viewer.user), history, rooms);
+    chat.locale = locale;
     provide_context(chat);
     // Browser only: effects do not run during server rendering.
     Effect::new(move |_| {
         ask(|connection| {
-            chat.utc_offset_minutes
-                .set(Some(connection.utc_offset_minutes()));
             connection.restore_outbox(chat);
         });
         chat.connect();
+        // From now on times are the reader's: the server's render could not know their zone.
+        chat.local_times.set(true);
     });
     // Keep the outbox in browser storage as it changes (the first run has nothing new).
     Effect::new(move |previous: Option<()>| {
@@ -81,14 +82,12 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
         let _ = previous;
     });
     // Mentions waiting in other rooms show in the tab's title, as "(@2) Huddle".
-    let tab_title = move || match chat.mentions_elsewhere() {
-        0 => "Huddle".to_owned(),
-        n => format!("(@{n}) Huddle"),
-    };
+    let tab_title = move || (t.tab_title)(chat.mentions_elsewhere());
     view! {
         <Title text=tab_title/>
         <div class="layout">
             <aside class="sidebar">
+                <LanguageSwitch/>
                 <AccountPanel account accounts_allowed/>
                 <RoomList/>
                 <OnlineList/>
@@ -98,7 +97,7 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
                     <h1>{title}</h1>
                     <Show when=move || leavable && chat.named.get()>
                         <button type="button" class="leave" on:click=move |_| chat.leave()>
-                            "Leave room"
+                            {t.leave_room}
                         </button>
                     </Show>
                     <ConnectionStatus/>
@@ -111,7 +110,7 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
                         view! {
                             <Show
                                 when=move || guests_allowed
-                                fallback=|| view! { <p class="hint">"Log in to chat."</p> }
+                                fallback=move || view! { <p class="hint">{t.log_in_to_chat}</p> }
                             >
                                 <NamePicker/>
                             </Show>
@@ -123,5 +122,14 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
             </main>
             <Notices/>
         </div>
+    }
+}
+
+/// How a room is named on the page: "# rust", or "@ Ada" for a DM.
+pub fn room_label(entry: &RoomEntry, t: &Catalogue) -> String {
+    match (&entry.kind, &entry.with) {
+        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
+        (RoomKind::Dm, None) => format!("@ {}", t.direct_message),
+        (RoomKind::Public, _) => format!("# {}", entry.name),
     }
 }

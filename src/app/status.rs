@@ -3,31 +3,38 @@
 use leptos::prelude::*;
 
 use crate::app::chat::ready_state;
+use crate::app::i18n::Catalogue;
 use crate::app::Chat;
 
 /// What a person reads for a readyState, with the countdown to the next attempt if any.
-fn describe(state: u16, wants_connection: bool, retry_in_secs: Option<u32>) -> String {
+fn describe(
+    t: &Catalogue,
+    state: u16,
+    wants_connection: bool,
+    retry_in_secs: Option<u32>,
+) -> String {
     match state {
-        ready_state::CONNECTING => "Connecting…".into(),
-        ready_state::OPEN => "Connected".into(),
-        ready_state::CLOSING => "Disconnecting…".into(),
+        ready_state::CONNECTING => t.connecting.into(),
+        ready_state::OPEN => t.connected.into(),
+        ready_state::CLOSING => t.disconnecting.into(),
         _ if wants_connection => match retry_in_secs {
-            Some(secs) if secs > 0 => format!("Disconnected — reconnecting in {secs} s"),
-            _ => "Disconnected — reconnecting…".into(),
+            Some(secs) if secs > 0 => (t.reconnecting_in)(secs),
+            _ => t.reconnecting.into(),
         },
-        _ => "Disconnected".into(),
+        _ => t.disconnected.into(),
     }
 }
 
 /// "3 messages waiting to send", plus the bytes the socket still holds while it drains.
-fn describe_outbox(waiting: usize, buffered_bytes: u32) -> Option<String> {
-    let plural = if waiting == 1 { "" } else { "s" };
+fn describe_outbox(t: &Catalogue, waiting: usize, buffered_bytes: u32) -> Option<String> {
     match (waiting, buffered_bytes) {
         (0, 0) => None,
-        (0, bytes) => Some(format!("{bytes} bytes buffered")),
-        (n, 0) => Some(format!("{n} message{plural} waiting to send")),
+        (0, bytes) => Some((t.bytes_buffered)(bytes)),
+        (n, 0) => Some((t.waiting_to_send)(n)),
         (n, bytes) => Some(format!(
-            "{n} message{plural} waiting to send ({bytes} bytes buffered)"
+            "{} ({})",
+            (t.waiting_to_send)(n),
+            (t.bytes_buffered)(bytes)
         )),
     }
 }
@@ -35,10 +42,11 @@ fn describe_outbox(waiting: usize, buffered_bytes: u32) -> Option<String> {
 #[component]
 pub fn ConnectionStatus() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let state = chat.ready_state;
     let wants = chat.wants_connection;
     let waiting = move || chat.pending.with(|p| p.iter().filter(|p| !p.acked).count());
-    let outbox = move || describe_outbox(waiting(), chat.buffered_bytes.get());
+    let outbox = move || describe_outbox(t, waiting(), chat.buffered_bytes.get());
     let can_retry = move || state.get() == ready_state::CLOSED && wants.get();
     let toggle = move |_| {
         if wants.get_untracked() {
@@ -54,19 +62,19 @@ pub fn ConnectionStatus() -> impl IntoView {
                 data-ready-state=move || state.get().to_string()
                 class=move || format!("ready-state ready-state-{}", state.get())
             >
-                {move || describe(state.get(), wants.get(), chat.retry_in_secs.get())}
+                {move || describe(t, state.get(), wants.get(), chat.retry_in_secs.get())}
             </span>
             <Show when=move || state.get() == ready_state::OPEN && chat.rtt_ms.get().is_some()>
-                <span class="rtt" title="round-trip time">{move || chat.rtt_ms.get().map(|ms| format!("{ms} ms"))}</span>
+                <span class="rtt" title=t.round_trip_time>{move || chat.rtt_ms.get().map(|ms| format!("{ms} ms"))}</span>
             </Show>
             <Show when=can_retry>
-                <button type="button" class="retry" on:click=move |_| chat.retry_now()>"Retry now"</button>
+                <button type="button" class="retry" on:click=move |_| chat.retry_now()>{t.retry_now}</button>
             </Show>
             <Show when=move || outbox().is_some()>
                 <span class="outbox" data-pending=move || waiting().to_string()>{outbox}</span>
             </Show>
             <button type="button" class="toggle" on:click=toggle>
-                {move || if wants.get() { "Disconnect" } else { "Connect" }}
+                {move || if wants.get() { t.disconnect } else { t.connect }}
             </button>
         </div>
     }
@@ -74,7 +82,21 @@ pub fn ConnectionStatus() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::app::Locale;
+
+    /// The tests read the English words.
+    fn describe(state: u16, wants_connection: bool, retry_in_secs: Option<u32>) -> String {
+        super::describe(
+            Locale::En.catalogue(),
+            state,
+            wants_connection,
+            retry_in_secs,
+        )
+    }
+
+    fn describe_outbox(waiting: usize, buffered_bytes: u32) -> Option<String> {
+        super::describe_outbox(Locale::En.catalogue(), waiting, buffered_bytes)
+    }
 
     #[test]
     fn every_ready_state_has_words() {

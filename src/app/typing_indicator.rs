@@ -8,15 +8,11 @@ use crate::app::Chat;
 #[component]
 pub fn TypingIndicator() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let t = chat.t();
     let words = move || {
         chat.typing.with(|typing| {
             let names: Vec<&str> = typing.iter().map(|(user, _)| user.name.as_str()).collect();
-            match names.as_slice() {
-                [] => String::new(),
-                [one] => format!("{one} is typing…"),
-                [one, two] => format!("{one} and {two} are typing…"),
-                [one, two, ..] => format!("{one}, {two} and others are typing…"),
-            }
+            (t.typing)(&names)
         })
     };
     view! {

@@ -249,9 +249,7 @@ pub fn leave(chat: Chat) {
     if !send_frame(&ClientFrame::Leave {
         room: chat.room.with_value(Clone::clone),
     }) {
-        chat.notice.set(Some(
-            "Not connected: try again once the connection is back.".into(),
-        ));
+        chat.notice.set(Some(chat.t().not_connected.into()));
     }
 }
 
@@ -259,9 +257,7 @@ pub fn leave(chat: Chat) {
 pub fn open_dm(chat: Chat, user_id: String) {
     chat.opening_dm.set(Some(user_id.clone()));
     if !send_frame(&ClientFrame::OpenDm { user: user_id }) {
-        chat.notice.set(Some(
-            "Not connected: try again once the connection is back.".into(),
-        ));
+        chat.notice.set(Some(chat.t().not_connected.into()));
     }
 }
 
@@ -317,7 +313,7 @@ fn reload_latest(chat: Chat) {
             }
             Err(err) => chat
                 .notice
-                .set(Some(format!("Could not reload the history: {err}"))),
+                .set(Some((chat.t().could_not_reload_history)(&err.to_string()))),
         }
     });
 }
@@ -381,10 +377,8 @@ fn after_close(chat: Chat, code: u16, reason: &str) {
     }
     if !close_code::should_reconnect(code) {
         chat.wants_connection.set(false);
-        chat.notice.set(Some(format!(
-            "The server closed the connection ({code}{}{reason}); press Connect to try again.",
-            if reason.is_empty() { "" } else { ": " }
-        )));
+        chat.notice
+            .set(Some((chat.t().server_closed)(code, reason)));
         return;
     }
     // A restarting server says when to come back, spreading its clients out.

@@ -143,8 +143,9 @@ pub fn apply(chat: Chat, heads: &mut RoomHeads, frame: ServerFrame, now: f64) ->
             code: ErrorCode::RateLimited,
             message,
         } => Reaction::ResendAfter(rate_limit_wait(&message)),
-        ServerFrame::Error { message, .. } => {
-            chat.notice.set(Some(message));
+        ServerFrame::Error { code, message } => {
+            chat.notice
+                .set(Some((chat.t().error_frame)(code, &message)));
             Reaction::Done
         }
     }

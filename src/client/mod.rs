@@ -7,12 +7,16 @@ pub mod frames;
 #[cfg(feature = "hydrate")]
 mod link;
 #[cfg(feature = "hydrate")]
+mod local_time;
+#[cfg(feature = "hydrate")]
 pub mod outbox;
 
 #[cfg(feature = "hydrate")]
 use crate::app::chat::Chat;
 #[cfg(feature = "hydrate")]
 use crate::app::connection::ChatConnection;
+#[cfg(feature = "hydrate")]
+use crate::app::i18n::Locale;
 
 /// The page's connection in the browser: the state machine of [`connection`] and the outbox.
 #[cfg(feature = "hydrate")]
@@ -52,8 +56,7 @@ impl ChatConnection for BrowserConnection {
         connection::persist_outbox(chat);
     }
 
-    fn utc_offset_minutes(&self) -> i32 {
-        // getTimezoneOffset is west-positive.
-        -(js_sys::Date::new_0().get_timezone_offset() as i32)
+    fn local_time(&self, unix_ms: i64, locale: Locale) -> String {
+        local_time::local_time(unix_ms, locale)
     }
 }

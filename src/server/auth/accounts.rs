@@ -8,26 +8,37 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 use super::signing::random_bytes;
-use crate::protocol::{normalize_name, User, MAX_NAME_CHARS};
+use crate::app::i18n::Problem;
+use crate::protocol::{normalize_name, User};
 use crate::server::store::{IdentityStore, StoreError};
 
-/// Shortest password accepted (NIST SP 800-63B asks for at least 8).
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password accepted: hashing cost grows with length, so it is bounded.
-pub const MAX_PASSWORD_CHARS: usize = 256;
+pub use crate::protocol::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("a display name has 1 to {MAX_NAME_CHARS} characters and no control characters")]
+    #[error("{}", Problem::InvalidName)]
     InvalidName,
-    #[error("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")]
+    #[error("{}", Problem::InvalidPassword)]
     InvalidPassword,
-    #[error("the name {0:?} is taken")]
+    #[error("{}", Problem::NameTaken(.0.clone()))]
     NameTaken(String),
-    #[error("wrong name or password")]
+    #[error("{}", Problem::WrongCredentials)]
     WrongCredentials,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AccountError {
+    /// What the person is told, in their language; `None` for the server's own failure.
+    pub fn problem(&self) -> Option<Problem> {
+        Some(match self {
+            AccountError::InvalidName => Problem::InvalidName,
+            AccountError::InvalidPassword => Problem::InvalidPassword,
+            AccountError::NameTaken(name) => Problem::NameTaken(name.clone()),
+            AccountError::WrongCredentials => Problem::WrongCredentials,
+            AccountError::Store(_) => return None,
+        })
+    }
 }
 
 /// Creates an account; returns who it is.

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use axum::http::HeaderMap;
 
+use crate::app::i18n::Problem;
 use crate::protocol::{normalize_name, User};
 use crate::server::config::Config;
 pub use crate::server::store::identities::IdentityKind;
@@ -199,18 +200,34 @@ impl Auth {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("guests are not allowed on this server; log in")]
+    #[error("{}", Problem::GuestsNotAllowed)]
     GuestsNotAllowed,
-    #[error("accounts are not enabled on this server")]
+    #[error("{}", Problem::AccountsNotAllowed)]
     AccountsNotAllowed,
-    #[error("the name {0:?} belongs to an account; log in to use it")]
+    #[error("{}", Problem::NameBelongsToAccount(.0.clone()))]
     NameBelongsToAccount(String),
-    #[error("too many failed logins for this name; try again in {minutes} min")]
+    #[error("{}", Problem::TooManyLoginAttempts { minutes: *.minutes })]
     TooManyLoginAttempts { minutes: u64 },
     #[error(transparent)]
     Account(#[from] accounts::AccountError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// What the person is told, in their language; `None` for the server's own failure.
+    pub fn problem(&self) -> Option<Problem> {
+        Some(match self {
+            AuthError::GuestsNotAllowed => Problem::GuestsNotAllowed,
+            AuthError::AccountsNotAllowed => Problem::AccountsNotAllowed,
+            AuthError::NameBelongsToAccount(name) => Problem::NameBelongsToAccount(name.clone()),
+            AuthError::TooManyLoginAttempts { minutes } => {
+                Problem::TooManyLoginAttempts { minutes: *minutes }
+            }
+            AuthError::Account(err) => return err.problem(),
+            AuthError::Store(_) => return None,
+        })
+    }
 }
 
 /// A fresh guest identity: a random id and a short generated name.

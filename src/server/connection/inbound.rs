@@ -1,8 +1,8 @@
 //! Turning a client's text frame into a request the hub understands, or a clear refusal.
 
+use crate::app::i18n::Problem;
 use crate::protocol::{
     check_client_id, check_room_name, check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY,
-    MAX_CLIENT_ID_LEN, MAX_ROOM_NAME_LEN,
 };
 
 /// A validated client frame.
@@ -69,27 +69,7 @@ impl Refusal {
 
 impl From<ErrorCode> for Refusal {
     fn from(code: ErrorCode) -> Self {
-        let message = match code {
-            ErrorCode::EmptyText => "message text is empty".to_owned(),
-            ErrorCode::TextTooLong => format!(
-                "message text is longer than {} characters",
-                crate::protocol::MAX_TEXT_CHARS
-            ),
-            ErrorCode::InvalidRoom => {
-                format!("a room name is 1 to {MAX_ROOM_NAME_LEN} of a-z, 0-9, - and _")
-            }
-            ErrorCode::NulInText => {
-                "message text holds U+0000 (NUL), which no message may hold".to_owned()
-            }
-            ErrorCode::InvalidClientId => {
-                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes, without U+0000 (NUL)")
-            }
-            ErrorCode::BinaryNotSupported => {
-                "binary frames are not supported; send JSON text frames".to_owned()
-            }
-            other => format!("{other:?}"),
-        };
-        Refusal::new(code, message)
+        Refusal::new(code, Problem::Refused(code).to_string())
     }
 }
 

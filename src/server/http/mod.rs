@@ -1,12 +1,13 @@
 //! HTTP: the router, the server-rendered pages, the history and push APIs, the `/ws`
-//! admission, the cross-site checks, whose address a request is from, the health endpoints,
-//! the metrics listener, tidy redirects after plain form posts, and the diagnostic echo route.
+//! admission, the language switch, the cross-site checks, whose address a request is from,
+//! the health endpoints, the metrics listener, tidy redirects after plain form posts, and the diagnostic echo route.
 
 pub mod client_address;
 pub mod echo;
 pub mod form_redirect;
 pub mod health;
 pub mod history_api;
+pub mod language;
 pub mod metrics_listener;
 pub mod origin;
 pub mod pages;

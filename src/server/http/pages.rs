@@ -3,14 +3,16 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 
 use crate::app::api::server_side::{room_snapshot, Refusal};
+use crate::app::i18n::Problem;
 use crate::app::room_page::LoadedRoom;
 use crate::app::shell;
-use crate::protocol::{check_room_name, is_dm_room, LOBBY, MAX_ROOM_NAME_LEN};
+use crate::protocol::{check_room_name, is_dm_room, LOBBY};
+use crate::server::http::language::request_locale;
 use crate::server::state::AppState;
 
 /// A page's query: `?before=S` shows the page of history before seq `S` (the "Load older
@@ -43,17 +45,12 @@ pub struct OpenRoom {
     room: Option<String>,
 }
 
-pub async fn open_room(Query(OpenRoom { room }): Query<OpenRoom>) -> Response {
+pub async fn open_room(Query(OpenRoom { room }): Query<OpenRoom>, headers: HeaderMap) -> Response {
     let name = room.unwrap_or_default().trim().to_lowercase();
     if check_room_name(&name).is_err() || is_dm_room(&name) {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!(
-                "A room name is 1 to {MAX_ROOM_NAME_LEN} of a-z, 0-9, - and _ (not starting \
-                 with dm-); {name:?} is not one. Go back and try another.\n"
-            ),
-        )
-            .into_response();
+        let catalogue = request_locale(&headers).catalogue();
+        let said = (catalogue.problem)(&Problem::BadRoomName(name));
+        return (StatusCode::BAD_REQUEST, format!("{said}\n")).into_response();
     }
     Redirect::to(&format!("/r/{name}")).into_response()
 }
@@ -78,12 +75,15 @@ async fn render(
         Err(err) => Err(Refusal::internal(err)),
     };
     let status = loaded.as_ref().err().map(|refusal| refusal.status);
-    let loaded = LoadedRoom(loaded.map_err(|refusal| refusal.message));
+    let locale = request_locale(request.headers());
+    let catalogue = locale.catalogue();
+    let loaded = LoadedRoom(loaded.map_err(|refusal| (catalogue.problem)(&refusal.problem)));
     let options = state.leptos_options.clone();
     let page = leptos_axum::render_app_async_with_context(
         move || {
             provide_context(state.clone());
             provide_context(loaded.clone());
+            provide_context(locale);
         },
         move || shell(options.clone()),
     );

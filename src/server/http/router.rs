@@ -7,7 +7,7 @@ use leptos_axum::LeptosRoutes;
 
 use crate::app::shell;
 use crate::server::http::{
-    echo, form_redirect, health, history_api, origin, pages, push_api, socket_admission,
+    echo, form_redirect, health, history_api, language, origin, pages, push_api, socket_admission,
 };
 use crate::server::state::AppState;
 
@@ -16,6 +16,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::lobby))
         .route("/r", get(pages::open_room))
         .route("/r/{room}", get(pages::room))
+        .route("/lang/{tag}", get(language::switch))
         .route("/ws", get(socket_admission::upgrade))
         .route(
             "/api/rooms/{room}/messages",

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 
+use crate::app::i18n::Problem;
 use crate::protocol::check_room_name;
 use crate::server::auth::{Auth, Identity};
 use crate::server::rooms::directory::Directory;
@@ -11,13 +12,13 @@ use crate::server::store::StoreError;
 /// Why someone may not read a room.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadDenied {
-    #[error("{0:?} is not a room name")]
+    #[error("{}", Problem::NotARoom(.0.clone()))]
     NotARoom(String),
     /// Nobody without a session reads anything where guests are not allowed.
-    #[error("Log in to read this room.")]
+    #[error("{}", Problem::LogInToRead)]
     LogInFirst,
     /// A DM, and the reader is not one of its two people.
-    #[error("Room {0:?} is private: only its members can see it.")]
+    #[error("{}", Problem::PrivateRoom(.0.clone()))]
     Private(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -31,6 +32,16 @@ impl ReadDenied {
             ReadDenied::LogInFirst => StatusCode::UNAUTHORIZED,
             ReadDenied::Private(_) => StatusCode::FORBIDDEN,
             ReadDenied::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// What the reader is told, in their language.
+    pub fn problem(&self) -> Problem {
+        match self {
+            ReadDenied::NotARoom(room) => Problem::NotARoom(room.clone()),
+            ReadDenied::LogInFirst => Problem::LogInToRead,
+            ReadDenied::Private(room) => Problem::PrivateRoom(room.clone()),
+            ReadDenied::Store(_) => Problem::RoomUnreadable,
         }
     }
 }

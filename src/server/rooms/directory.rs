@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::app::i18n::Problem;
 use crate::protocol::{is_dm_room, RoomEntry, RoomKind, User, DM_ROOM_PREFIX, LOBBY};
 use crate::server::auth::signing::sha256_hex;
 use crate::server::store::rooms::{Membership, RoomStore};
@@ -36,7 +37,7 @@ enum Access {
 pub enum Denied {
     /// A DM of other people, or one that does not exist (not told apart, so that probing
     /// names reveals nothing).
-    #[error("room {0:?} is private")]
+    #[error("{}", Problem::RoomIsPrivate(.0.clone()))]
     Private(String),
     #[error(transparent)]
     Store(#[from] StoreError),
