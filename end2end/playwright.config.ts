@@ -1,7 +1,9 @@
 import { defineConfig } from '@playwright/test';
 
-// The server under test: the debug binary cargo-leptos built, serving target/site.
+// The server under test: the debug binary cargo-leptos built, serving target/site (or the
+// release build: E2E_BINARY=../target/release/huddle, after scripts/release.sh).
 const port = Number(process.env.E2E_PORT ?? 3190);
+const binary = process.env.E2E_BINARY ?? '../target/debug/huddle';
 export const baseURL = `http://127.0.0.1:${port}`;
 
 export default defineConfig({
@@ -28,7 +30,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -f ../target/e2e.db* && ../target/debug/huddle --addr 127.0.0.1:${port} --database ../target/e2e.db`,
+    command: `rm -f ../target/e2e.db* && ${binary} --addr 127.0.0.1:${port} --database ../target/e2e.db`,
     cwd: '.',
     // A panic prints its message, not pages of backtrace that bury the test report.
     env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn', RUST_BACKTRACE: '0' },

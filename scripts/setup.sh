@@ -5,13 +5,18 @@
 #                             wasm-bindgen-cli (exactly Cargo.lock's version)
 #   scripts/setup.sh --cluster  also the servers several nodes use: PostgreSQL 15, Redis and
 #                             nginx from Debian (scripts/cluster.sh starts them on loopback)
+#   scripts/setup.sh --release  also wasm-opt for release builds: npm's binaryen in
+#                             .tools/binaryen (never Debian's binaryen 108, whose output
+#                             silently breaks hydration)
 #   scripts/setup.sh --test   also what the tests need: those servers, Chromium, the end2end
-#                             npm packages, and the Autobahn runner (kosoku) in .tools/venv
+#                             npm packages, the Autobahn runner (kosoku) in .tools/venv, and
+#                             the release build's wasm-opt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
 KOSOKU_VERSION=0.1.0
+BINARYEN_VERSION=132.0.0      # wasm-opt for `cargo leptos build --release`
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -65,6 +70,12 @@ if [ "$mode" = --test ]; then
     say "installing Chromium from Debian"
     apt_install chromium
   fi
+  # The page speaks Chinese: without a CJK font Chromium draws empty boxes (in the README's
+  # screenshot too, which a test makes).
+  if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+    say "installing a Chinese font (fonts-wqy-microhei) from Debian"
+    apt_install fonts-wqy-microhei
+  fi
   if ! command -v npm >/dev/null; then
     say "installing Node.js and npm from Debian"
     apt_install nodejs npm
@@ -84,6 +95,17 @@ if [ "$mode" = --test ]; then
     say "installing kosoku $KOSOKU_VERSION (Autobahn|Testsuite runner) into .tools/venv"
     python3 -m venv .tools/venv
     .tools/venv/bin/pip install --quiet "kosoku==$KOSOKU_VERSION"
+  fi
+fi
+if [ "$mode" = --release ] || [ "$mode" = --test ]; then
+  if ! command -v npm >/dev/null; then
+    say "installing Node.js and npm from Debian"
+    apt_install nodejs npm
+  fi
+  if [ "$(.tools/binaryen/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+    say "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into .tools/binaryen"
+    mkdir -p .tools/binaryen
+    (cd .tools/binaryen && npm install --no-audit --no-fund --prefix . "binaryen@$BINARYEN_VERSION")
   fi
 fi
 say "ready"

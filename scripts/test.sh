@@ -29,6 +29,13 @@ HUDDLE_TEST_STORE=postgres "${leptos_env[@]}" cargo test --features ssr
 # Benchmarks are not tests, but they must keep compiling (a renamed API once broke one).
 "${leptos_env[@]}" cargo build --features ssr --benches
 
+# Before the debug site is built: both write target/site, and the tests after this use debug.
+step "Release build (wasm-opt, precompressed), its first load, and a chat in it"
+scripts/release.sh
+python3 bench/first_load.py --requests 300 --out target/first-load.md
+(cd end2end && E2E_BINARY=../target/release/huddle PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+  npx playwright test tests/chat.spec.ts -g 'two people chat')
+
 step "Build the site (server + wasm) with cargo-leptos"
 cargo leptos build
 

@@ -7,6 +7,10 @@
 //!   server frames.
 //! - `server` (feature `ssr`): axum routes, the connection task and the broadcast hub.
 
+// A release build keeps the page's full view types (debug builds erase them, cargo-leptos's
+// `--cfg erase_components`), and the room page's is deeper than the default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod backoff;
 pub mod protocol;

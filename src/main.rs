@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use huddle::server::cli::{self, Cli};
 use huddle::server::config::Config;
-use huddle::server::http::metrics_listener;
+use huddle::server::http::{assets, metrics_listener};
 use huddle::server::{
     runtime, serve, shutdown::termination_signal, telemetry, transport::listener, AppState,
 };
@@ -23,9 +23,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run_server(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config).map_err(anyhow::Error::msg)?;
-    let leptos_options = get_configuration(None)
+    let mut leptos_options = get_configuration(None)
         .context("reading the Leptos site configuration")?
         .leptos_options;
+    assets::detect_hashed_files(&mut leptos_options);
     let addr = config.addr.unwrap_or(leptos_options.site_addr);
     let listener = listener::bind(addr).with_context(|| format!("binding {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);

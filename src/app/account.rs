@@ -36,6 +36,21 @@ pub fn AccountPanel(account: bool, accounts_allowed: bool) -> impl IntoView {
                 .replace("error running server function: ", "")
         })
     };
+    // Escape closes the panel from anywhere in it, and gives focus back to what opened it.
+    let panel = NodeRef::<leptos::html::Details>::new();
+    let opener = NodeRef::<leptos::html::Summary>::new();
+    let close_on_escape = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() != "Escape" {
+            return;
+        }
+        if let (Some(panel), Some(opener)) = (panel.get(), opener.get()) {
+            if panel.has_attribute("open") {
+                ev.prevent_default();
+                let _ = panel.remove_attribute("open");
+                let _ = opener.focus();
+            }
+        }
+    };
     let who = move || {
         chat.me.with(|me| match me {
             Some(me) if account => (t.signed_in_as)(&me.name),
@@ -52,8 +67,8 @@ pub fn AccountPanel(account: bool, accounts_allowed: bool) -> impl IntoView {
                 </ActionForm>
             </Show>
             <Show when=move || accounts_allowed && !account>
-                <details class="credentials">
-                    <summary>{t.log_in_or_register}</summary>
+                <details class="credentials" node_ref=panel on:keydown=close_on_escape>
+                    <summary node_ref=opener>{t.log_in_or_register}</summary>
                     <ActionForm action=login attr:class="login">
                         <Fields name=t.login_name password=t.login_password new_password=false/>
                         <button type="submit">{t.log_in}</button>

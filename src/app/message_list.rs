@@ -40,7 +40,17 @@ pub fn MessageList() -> impl IntoView {
                 </button>
             </form>
         </Show>
-        <ol class="messages" role="log" aria-live="polite" aria-label=t.messages>
+        // A log announces what is added, politely: a new message is read, never the history
+        // again (the lists below insert items, and leave those shown in place). The log is
+        // around the list, so that the list stays a list to assistive technology.
+        <div
+            class="messages"
+            role="log"
+            aria-live="polite"
+            aria-relevant="additions"
+            aria-label=t.messages
+        >
+            <ol class="message-items">
             <For
                 each=move || chat.messages.get()
                 key=|message| message.seq
@@ -51,7 +61,8 @@ pub fn MessageList() -> impl IntoView {
                 key=|pending| (pending.client_id.clone(), pending.acked)
                 children=move |pending: PendingMessage| view! { <PendingItem pending/> }
             />
-        </ol>
+            </ol>
+        </div>
     }
 }
 

@@ -22,7 +22,7 @@ pub use chat::Chat;
 pub use i18n::Locale;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -37,6 +37,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 // No favicon yet: an empty data URL spares every page load a 404.
                 <link rel="icon" href="data:,"/>
+                // In the shell, which knows the site's options: with hashed file names
+                // (Cargo.toml `hash-files`) the stylesheet's name carries its hash too.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -62,7 +65,6 @@ pub fn App() -> impl IntoView {
     provide_context(locale);
     let t = locale.catalogue();
     view! {
-        <Stylesheet id="leptos" href="/pkg/huddle.css"/>
         <Title text="Huddle"/>
         <Router>
             <Routes fallback=move || view! { <p class="not-found">{t.page_not_found}</p> }>

@@ -126,13 +126,32 @@ impl TestServer {
         server
     }
 
+    /// A server (SQLite) serving the site files in `site_root`, with hashed names or not.
+    pub async fn serving_site(site_root: &std::path::Path, hashed: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::with_database(dir.path().join("huddle.db"));
+        Self::launch_site(config, Some(dir), Some((site_root, hashed))).await
+    }
+
     async fn launch(config: Config, dir: Option<tempfile::TempDir>) -> Self {
+        Self::launch_site(config, dir, None).await
+    }
+
+    async fn launch_site(
+        config: Config,
+        dir: Option<tempfile::TempDir>,
+        site: Option<(&std::path::Path, bool)>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let options = LeptosOptions::builder()
+        let mut options = LeptosOptions::builder()
             .output_name("huddle")
             .site_addr(addr)
             .build();
+        if let Some((root, hashed)) = site {
+            options.site_root = root.to_string_lossy().into_owned().into();
+            options.hash_files = hashed;
+        }
         let state = AppState::new(config.clone(), options).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async move {

@@ -1,7 +1,8 @@
-//! HTTP: the router, the server-rendered pages, the history and push APIs, the `/ws`
+//! HTTP: the router, the server-rendered pages, how the site's files are compressed and cached, the history and push APIs, the `/ws`
 //! admission, the language switch, the cross-site checks, whose address a request is from,
 //! the health endpoints, the metrics listener, tidy redirects after plain form posts, and the diagnostic echo route.
 
+pub mod assets;
 pub mod client_address;
 pub mod echo;
 pub mod form_redirect;

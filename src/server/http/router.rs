@@ -7,7 +7,8 @@ use leptos_axum::LeptosRoutes;
 
 use crate::app::shell;
 use crate::server::http::{
-    echo, form_redirect, health, history_api, language, origin, pages, push_api, socket_admission,
+    assets, echo, form_redirect, health, history_api, language, origin, pages, push_api,
+    socket_admission,
 };
 use crate::server::state::AppState;
 
@@ -24,7 +25,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/notify", post(push_api::notify))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .nest_service(
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+            assets::package_files(&state.leptos_options),
+        );
     if state.config.diagnostic_echo {
         router = router.route("/diagnostic/echo", get(echo::upgrade));
     }
@@ -33,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let provide_state = move || provide_context(context.clone());
     let options = state.leptos_options.clone();
     let allowed_origins = state.config.allowed_origins.clone();
+    let hashed = state.leptos_options.hash_files;
     router
         // No page routes here (the pages have their own handlers): this registers the
         // server functions.
@@ -43,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             form_redirect::without_empty_query,
         ))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            assets::cache_headers(hashed, request, next)
+        }))
+        .layer(assets::compression())
         .layer(axum::middleware::from_fn(move |request, next| {
             origin::refuse_cross_site_posts(allowed_origins.clone(), request, next)
         }))
