@@ -2,6 +2,7 @@
 //!
 //! - [`protocol`]: wire types shared by the server and the browser.
 //! - [`backoff`]: reconnect delays, pure so that they are tested natively.
+//! - [`i18n`]: every word the page and the server's refusals say, in English and Chinese.
 //! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
 //! - `client` (feature `hydrate`): the browser's WebSocket connection and its reading of
 //!   server frames.
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod backoff;
+pub mod i18n;
 pub mod protocol;
 
 // Native tests cover the browser's reading of server frames (client::frames).

@@ -63,7 +63,7 @@ pub(crate) mod server_side {
     use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
 
-    use crate::app::i18n::{Locale, Problem};
+    use crate::i18n::{Locale, Problem};
     use crate::protocol::{HistoryPage, RoomSnapshot};
     use crate::server::auth::{AuthError, Identity};
     use crate::server::hub::mailbox::Stop;

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::i18n::{Catalogue, Locale};
+use crate::i18n::{Catalogue, Locale};
 use crate::protocol::{ChatMessage, HistoryPage, RoomEntry, User};
 
 /// WebSocket readyState values, as the browser reports them.

@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 use leptos::prelude::{Get, Set};
 
 use crate::app::chat::Chat;
-use crate::app::i18n::Locale;
+use crate::i18n::Locale;
 
 /// The browser's connection, as the page sees it.
 pub trait ChatConnection {

@@ -5,21 +5,21 @@ pub mod api;
 pub mod chat;
 mod composer;
 pub mod connection;
-pub mod i18n;
 mod language_switch;
 mod message_list;
 mod name_picker;
 mod notices;
 mod online_list;
+mod room_label;
 mod room_list;
 pub mod room_page;
 mod status;
 mod typing_indicator;
 
+pub use crate::i18n::Locale;
 pub use crate::protocol::RoomSnapshot;
 pub use api::ChooseName;
 pub use chat::Chat;
-pub use i18n::Locale;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

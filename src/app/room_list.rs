@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::room_page::room_label;
+use crate::app::room_label::room_label;
 use crate::app::Chat;
 use crate::protocol::{check_room_name, RoomEntry};
 

@@ -6,17 +6,18 @@ use leptos_meta::Title;
 use crate::app::account::AccountPanel;
 use crate::app::composer::Composer;
 use crate::app::connection::ask;
-use crate::app::i18n::{use_catalogue, Catalogue};
 use crate::app::language_switch::LanguageSwitch;
 use crate::app::message_list::MessageList;
 use crate::app::name_picker::NamePicker;
 use crate::app::notices::Notices;
 use crate::app::online_list::OnlineList;
+use crate::app::room_label::room_label;
 use crate::app::room_list::RoomList;
 use crate::app::status::ConnectionStatus;
 use crate::app::typing_indicator::TypingIndicator;
 use crate::app::{Chat, Locale, RoomSnapshot};
-use crate::protocol::{RoomEntry, RoomKind, LOBBY};
+use crate::i18n::use_catalogue;
+use crate::protocol::{RoomKind, LOBBY};
 
 /// What the server loaded for a room page before rendering it: the room, or why this person
 /// may not see it. The server's page handler provides it as context.
@@ -122,14 +123,5 @@ fn Room(snapshot: RoomSnapshot) -> impl IntoView {
             </main>
             <Notices/>
         </div>
-    }
-}
-
-/// How a room is named on the page: "# rust", or "@ Ada" for a DM.
-pub fn room_label(entry: &RoomEntry, t: &Catalogue) -> String {
-    match (&entry.kind, &entry.with) {
-        (RoomKind::Dm, Some(with)) => format!("@ {}", with.name),
-        (RoomKind::Dm, None) => format!("@ {}", t.direct_message),
-        (RoomKind::Public, _) => format!("# {}", entry.name),
     }
 }

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::app::chat::ready_state;
-use crate::app::i18n::Catalogue;
 use crate::app::Chat;
+use crate::i18n::Catalogue;
 
 /// What a person reads for a readyState, with the countdown to the next attempt if any.
 fn describe(

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::app::i18n::Locale;
+use crate::i18n::Locale;
 
 /// `unix_ms` in the reader's zone: the time of day, with the month and day in front when it
 /// is not today.

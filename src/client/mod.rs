@@ -16,7 +16,7 @@ use crate::app::chat::Chat;
 #[cfg(feature = "hydrate")]
 use crate::app::connection::ChatConnection;
 #[cfg(feature = "hydrate")]
-use crate::app::i18n::Locale;
+use crate::i18n::Locale;
 
 /// The page's connection in the browser: the state machine of [`connection`] and the outbox.
 #[cfg(feature = "hydrate")]

@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 use super::signing::random_bytes;
-use crate::app::i18n::Problem;
+use crate::i18n::Problem;
 use crate::protocol::{normalize_name, User};
 use crate::server::store::{IdentityStore, StoreError};
 

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use axum::http::HeaderMap;
 
-use crate::app::i18n::Problem;
+use crate::i18n::Problem;
 use crate::protocol::{normalize_name, User};
 use crate::server::config::Config;
 pub use crate::server::store::identities::IdentityKind;

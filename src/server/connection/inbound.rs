@@ -1,6 +1,6 @@
 //! Turning a client's text frame into a request the hub understands, or a clear refusal.
 
-use crate::app::i18n::Problem;
+use crate::i18n::Problem;
 use crate::protocol::{
     check_client_id, check_room_name, check_text, ClientFrame, ErrorCode, ServerFrame, LOBBY,
 };

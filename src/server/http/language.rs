@@ -9,7 +9,7 @@ use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::i18n::{Locale, LANGUAGE_COOKIE};
+use crate::i18n::{Locale, LANGUAGE_COOKIE};
 
 /// How long the choice is kept: a year.
 const REMEMBERED_SECS: u64 = 365 * 24 * 60 * 60;

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 
 use crate::app::api::server_side::{room_snapshot, Refusal};
-use crate::app::i18n::Problem;
 use crate::app::room_page::LoadedRoom;
 use crate::app::shell;
+use crate::i18n::Problem;
 use crate::protocol::{check_room_name, is_dm_room, LOBBY};
 use crate::server::http::language::request_locale;
 use crate::server::state::AppState;

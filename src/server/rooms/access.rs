@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::app::i18n::Problem;
+use crate::i18n::Problem;
 use crate::protocol::check_room_name;
 use crate::server::auth::{Auth, Identity};
 use crate::server::rooms::directory::Directory;

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::app::i18n::Problem;
+use crate::i18n::Problem;
 use crate::protocol::{is_dm_room, RoomEntry, RoomKind, User, DM_ROOM_PREFIX, LOBBY};
 use crate::server::auth::signing::sha256_hex;
 use crate::server::store::rooms::{Membership, RoomStore};

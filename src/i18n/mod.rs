@@ -1,4 +1,4 @@
-//! Every word the page shows, in one place: the [`Catalogue`] of each language Huddle speaks
+//! Every word the page shows and the server says to people, in one place: the [`Catalogue`] of each language Huddle speaks
 //! (English and Simplified Chinese), and how a request's language is chosen.
 //!
 //! A catalogue is a Rust value, not a file read at run time: a language missing a string does
