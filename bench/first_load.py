@@ -25,6 +25,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What Chromium sends.
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
@@ -200,8 +203,7 @@ def main():
             nginx, nginx_port = start_nginx(tmp, html)
             nginx_ms = timings(nginx_port, "/", args.requests) if nginx else None
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            run.terminate(server)
             if nginx:
                 # SIGQUIT: nginx's graceful stop (it does not always end on SIGTERM here).
                 nginx.send_signal(signal.SIGQUIT)

@@ -5,17 +5,8 @@
 
 mod common;
 
-use common::TestServer;
-use reqwest::redirect::Policy;
+use common::{browser, TestServer};
 use reqwest::StatusCode;
-
-/// A browser that does not follow redirects, so that where it is sent can be checked.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// Posts the composer's form from the page `page` with `cookie` (if any).
 async fn post_form(

@@ -4,15 +4,7 @@
 
 mod common;
 
-use common::TestServer;
-use reqwest::redirect::Policy;
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
+use common::{browser, TestServer};
 
 /// A page as a browser asking for `accept_language`, with `cookie`: its status and HTML.
 async fn page(

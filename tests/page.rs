@@ -68,10 +68,7 @@ async fn without_a_name_the_page_asks_for_one_and_with_one_it_shows_the_composer
 #[tokio::test]
 async fn choosing_a_name_sets_an_http_only_session_cookie_that_the_socket_then_uses() {
     let server = TestServer::start().await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = common::browser();
     let response = client
         .post(server.url("/api/choose_name"))
         .header("accept", "application/json")

@@ -301,6 +301,14 @@ pub async fn upgrade_from(
     }
 }
 
+/// An HTTP client that, like a test of where a browser is sent, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// `name=value` of a `Set-Cookie` header value.
 pub fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim().to_owned()

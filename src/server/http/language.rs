@@ -5,26 +5,19 @@
 //! server in the new language, so its render and its hydration agree.
 
 use axum::extract::{Path, Query};
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::i18n::{Locale, LANGUAGE_COOKIE};
+use crate::server::auth::cookie;
 
 /// How long the choice is kept: a year.
 const REMEMBERED_SECS: u64 = 365 * 24 * 60 * 60;
 
 /// The language a request gets: the one picked on the page, else the browser's, else English.
 pub fn request_locale(headers: &HeaderMap) -> Locale {
-    let picked = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .find_map(|cookie| {
-            let (name, value) = cookie.trim().split_once('=')?;
-            (name == LANGUAGE_COOKIE).then_some(value)
-        });
+    let picked = cookie(headers, LANGUAGE_COOKIE);
     let accepted = headers
         .get(ACCEPT_LANGUAGE)
         .and_then(|value| value.to_str().ok());
@@ -78,6 +71,7 @@ fn is_local_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::COOKIE;
 
     #[test]
     fn only_paths_on_this_site_are_gone_back_to() {
