@@ -246,3 +246,82 @@ async fn shutdown_sends_every_owed_ack_before_closing_with_1012() {
         );
     }
 }
+
+/// 1,000 connections opened in one burst, as after a restart: their first pings (and so all
+/// later ones, a whole interval apart) are spread out, not due in the same 100 ms.
+#[tokio::test]
+async fn connections_opened_together_do_not_ping_together() {
+    use futures_util::StreamExt;
+    const CONNECTIONS: usize = 1_000;
+    const INTERVAL_MS: u64 = 2_000;
+    let server = TestServer::start_with(|config| {
+        config.heartbeat_interval_ms = INTERVAL_MS;
+        config.heartbeat_timeout_ms = 60_000;
+        config.max_sockets_per_address = 0;
+    })
+    .await;
+    let start = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let url = server.ws_url();
+        clients.spawn(async move {
+            let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            let mut welcomed = None;
+            loop {
+                let message = socket.next().await.unwrap().unwrap();
+                let Ok(text) = message.to_text() else {
+                    continue;
+                };
+                match serde_json::from_str::<ServerFrame>(text) {
+                    Ok(ServerFrame::Welcome { .. }) => welcomed = Some(Instant::now()),
+                    Ok(ServerFrame::Ping { .. }) => {
+                        let pinged = Instant::now();
+                        let welcomed = welcomed.expect("a ping before the welcome");
+                        // Held open until every client has its ping, so none leaves early.
+                        return (pinged - welcomed, pinged, socket);
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    let mut after_welcome = Vec::new();
+    let mut pinged_at = Vec::new();
+    let mut sockets = Vec::new();
+    while let Some(joined) = clients.join_next().await {
+        let (delay, at, socket) = joined.unwrap();
+        after_welcome.push(delay);
+        pinged_at.push(at - start);
+        sockets.push(socket);
+    }
+    let busiest = |times: &[Duration]| {
+        let mut per_100ms = std::collections::BTreeMap::<u128, usize>::new();
+        for time in times {
+            *per_100ms.entry(time.as_millis() / 100).or_default() += 1;
+        }
+        *per_100ms.values().max().unwrap()
+    };
+    let interval = Duration::from_millis(INTERVAL_MS);
+    assert!(after_welcome
+        .iter()
+        .all(|delay| *delay <= interval + Duration::from_millis(500)));
+    let earliest = after_welcome.iter().min().unwrap();
+    let latest = after_welcome.iter().max().unwrap();
+    assert!(
+        *latest - *earliest >= interval * 4 / 10,
+        "first pings came {earliest:?}..{latest:?} after the welcome"
+    );
+    // Spread over half the 2 s interval, 1,000 pings are about 100 per 100 ms; without the
+    // spread, all 1,000 would fall in one.
+    for (what, times) in [
+        ("after the welcome", &after_welcome),
+        ("in time", &pinged_at),
+    ] {
+        let most = busiest(times);
+        assert!(
+            most <= CONNECTIONS / 4,
+            "{most} of {CONNECTIONS} first pings fell in one 100 ms ({what})"
+        );
+    }
+    drop(sockets);
+}

@@ -5,6 +5,11 @@
 //! round-trip time). Anything the client sends counts as a sign of life. If nothing has arrived
 //! `timeout` after a ping went out, the peer is gone: a laptop lid closed, a proxy dropped the
 //! socket, a NAT forgot the mapping.
+//!
+//! Connections that open together (every client coming back after a restart or a network
+//! blip) would ping together for ever after, every interval a burst of thousands of frames and
+//! timers. So each connection's first ping comes after a random part of the interval (see
+//! [`first_ping_delay`]), and the interval keeps that phase from then on.
 
 use std::time::Duration;
 
@@ -15,6 +20,18 @@ use tokio::time::Instant;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(25);
 /// Default time a client has to answer: several round trips on a bad mobile link.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much earlier than a full interval a connection's first ping may come, as a share of
+/// the interval. Half: the default 25 s interval spreads first pings over 12.5 s, so 1,000
+/// connections opened at once ping about 8 per 100 ms instead of 1,000 in one.
+pub const FIRST_PING_SPREAD: f64 = 0.5;
+
+/// When a new connection's first ping is due: between `interval × (1 − FIRST_PING_SPREAD)`
+/// and `interval`, placed by `random` (uniform in 0..1). Never later than the interval, so the
+/// client's silence limit (interval plus timeout, from the welcome frame) still holds.
+pub fn first_ping_delay(interval: Duration, random: f64) -> Duration {
+    interval.mul_f64(1.0 - FIRST_PING_SPREAD * random.clamp(0.0, 1.0))
+}
 
 #[derive(Debug)]
 pub struct Heartbeat {
@@ -42,6 +59,20 @@ impl Heartbeat {
             timeout,
             next_ping: now + interval,
             deadline: None,
+        }
+    }
+
+    /// Like [`Heartbeat::new`], with the first ping due `first_ping` from `now` (see
+    /// [`first_ping_delay`]) rather than a whole interval.
+    pub fn with_first_ping(
+        interval: Duration,
+        timeout: Duration,
+        first_ping: Duration,
+        now: Instant,
+    ) -> Self {
+        Heartbeat {
+            next_ping: now + first_ping,
+            ..Heartbeat::new(interval, timeout, now)
         }
     }
 
@@ -119,6 +150,42 @@ mod tests {
         assert_eq!(next(&mut heartbeat).await.1, Some(Beat::Ping)); // t = 10
         assert_eq!(next(&mut heartbeat).await.1, Some(Beat::Expired)); // t = 13
         assert_eq!(start.elapsed(), Duration::from_secs(13));
+    }
+
+    #[test]
+    fn first_pings_of_connections_opened_together_are_spread_over_half_the_interval() {
+        let mut random = fastrand::Rng::with_seed(7);
+        let mut per_100ms = std::collections::BTreeMap::<u128, usize>::new();
+        for _ in 0..1_000 {
+            let delay = first_ping_delay(H, random.f64());
+            assert!(delay <= H && delay >= H / 2, "{delay:?}");
+            *per_100ms.entry(delay.as_millis() / 100).or_default() += 1;
+        }
+        let busiest = per_100ms.values().max().unwrap();
+        // Spread evenly, 1,000 over 125 slots is 8 a slot.
+        assert!(*busiest <= 25, "{busiest} first pings fell in one 100 ms");
+        assert!(
+            per_100ms.len() >= 100,
+            "only {} slots used",
+            per_100ms.len()
+        );
+    }
+
+    #[test]
+    fn the_first_ping_delay_stays_within_the_interval_for_any_random_value() {
+        assert_eq!(first_ping_delay(H, 0.0), H);
+        assert_eq!(first_ping_delay(H, 1.0), H / 2);
+        assert_eq!(first_ping_delay(H, 7.0), H / 2);
+        assert_eq!(first_ping_delay(H, -1.0), H);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_early_first_ping_the_interval_keeps_its_phase() {
+        let first = Duration::from_secs(14);
+        let mut heartbeat = Heartbeat::with_first_ping(H, T, first, Instant::now());
+        assert_eq!(next(&mut heartbeat).await, (first, Some(Beat::Ping)));
+        heartbeat.heard();
+        assert_eq!(next(&mut heartbeat).await, (H, Some(Beat::Ping)));
     }
 
     #[tokio::test(start_paused = true)]

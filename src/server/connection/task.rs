@@ -15,7 +15,7 @@ use std::task::Poll;
 use futures_util::{Sink, StreamExt};
 
 use crate::protocol::{close_code, ErrorCode, HeartbeatSettings, ServerFrame, User, LOBBY};
-use crate::server::connection::heartbeat::{Beat, Heartbeat};
+use crate::server::connection::heartbeat::{first_ping_delay, Beat, Heartbeat};
 use crate::server::connection::inbound::Refusal;
 use crate::server::connection::pending_acks::PendingAcks;
 use crate::server::connection::rate_limit::TokenBucket;
@@ -192,9 +192,11 @@ impl ConnectionTask {
         // Grown by the first delivery, not up front: most connections sit idle most of the
         // time, and 64 slots of deliveries cost 3.5 KiB each. Released again at heartbeats.
         let mut batch = VecDeque::new();
-        let mut heartbeat = Heartbeat::new(
-            self.core.sockets.heartbeat_interval,
+        let interval = self.core.sockets.heartbeat_interval;
+        let mut heartbeat = Heartbeat::with_first_ping(
+            interval,
             self.core.sockets.heartbeat_timeout,
+            first_ping_delay(interval, fastrand::f64()),
             Instant::now(),
         );
         // One timer for the connection's whole life, moved when it fires: creating one per
