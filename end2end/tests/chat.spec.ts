@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { WORDS, expectConnected, item, itemWith, joinAs, log, say, unique } from './helpers';
+import { WORDS, expectConnected, item, itemWith, joinAs, log, policyRefusals, say, unique } from './helpers';
 
 // The main conversation, in each language the page speaks: a browser asking for Chinese gets
 // the page in Chinese, times as Chinese readers write them, and the same chat.
@@ -33,6 +33,13 @@ for (const lang of ['en', 'zh-CN'] as const) {
     await expect(bob.getByRole('status')).toHaveText(words.disconnected);
     await bob.getByRole('button', { name: words.connect, exact: true }).click();
     await expectConnected(bob, lang);
+
+    // All of it ran under the page's Content-Security-Policy (a nonce, no unsafe-inline),
+    // which refused nothing.
+    const policy = (await alice.request.get('/')).headers()['content-security-policy'];
+    expect(policy).toContain("script-src 'self' 'nonce-");
+    expect(policyRefusals(alice)).toEqual([]);
+    expect(policyRefusals(bob)).toEqual([]);
   });
 }
 

@@ -34,6 +34,23 @@ export const WORDS = {
   },
 } as const;
 
+const refusedByPolicy = new WeakMap<Page, string[]>();
+
+/** Starts collecting what the page's Content-Security-Policy refuses (Chromium reports each
+ * refusal as a console error). */
+export function watchPolicy(page: Page) {
+  const refused: string[] = [];
+  refusedByPolicy.set(page, refused);
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+      refused.push(message.text());
+    }
+  });
+}
+
+/** What the page's policy refused so far (see `watchPolicy`): nothing, on a working page. */
+export const policyRefusals = (page: Page) => refusedByPolicy.get(page) ?? [];
+
 /** Picks `name` on an open page and waits until its socket is connected. */
 export async function pickName(page: Page, name: string, lang: Lang = 'en') {
   const words = WORDS[lang];
@@ -53,6 +70,7 @@ export async function joinAs(
   // The browser's language: navigator.language and the Accept-Language the server reads.
   const context = await browser.newContext({ locale: lang === 'en' ? 'en-US' : lang });
   const page = await context.newPage();
+  watchPolicy(page);
   page.on('dialog', (dialog) => {
     throw new Error(`unexpected dialog: ${dialog.message()}`);
   });

@@ -94,6 +94,22 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// Milliseconds a client has to send a request's line and headers, from connecting (or
+    /// from the previous response, on a kept-alive connection); slower connections are closed.
+    /// Against slowloris: half-sent requests cannot hold connections open. Default 10,000.
+    #[arg(long, env = "HUDDLE_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+
+    /// Milliseconds one HTTP request may take, its body and the answer included, before it
+    /// is answered 408. A WebSocket is not bound by it once upgraded. Default 30,000.
+    #[arg(long, env = "HUDDLE_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// Largest HTTP request body accepted, in bytes; larger ones are answered 413 before
+    /// they are read. Default 64 KiB: a chat message or a notice is at most 16 KiB.
+    #[arg(long, env = "HUDDLE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
     /// Let people chat as guests (a display name, no password). Default true.
     #[arg(long, env = "HUDDLE_GUESTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub guests: bool,
@@ -177,6 +193,14 @@ impl std::fmt::Debug for Secret {
 impl Config {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 
     pub fn heartbeat_interval(&self) -> Duration {

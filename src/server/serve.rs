@@ -1,6 +1,6 @@
 //! Running the server until a shutdown signal, then draining it within a bound.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -9,7 +9,8 @@ use tokio::sync::oneshot;
 use crate::server::http::router::router;
 use crate::server::hub::mailbox::Stop;
 use crate::server::state::AppState;
-use crate::server::transport::listener::{AcceptedSocket, TunedListener};
+use crate::server::transport::http_server::serve_http;
+use crate::server::transport::listener::TunedListener;
 
 /// Part of the grace period kept for HTTP requests in flight after the sockets are done.
 const HTTP_DRAIN_RESERVE: Duration = Duration::from_secs(2);
@@ -31,15 +32,15 @@ pub async fn serve(
     let connections = state.registry.clone();
     let grace = state.config.shutdown_grace();
     let (stop_http, http_stopped) = oneshot::channel::<()>();
-    let http = axum::serve(
+    let header_read_timeout = state.config.header_read_timeout();
+    let http = serve_http(
         TunedListener::new(listener),
-        // Each request can reach its connection's socket (see `AcceptedSocket`).
-        router(state).into_make_service_with_connect_info::<AcceptedSocket>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = http_stopped.await;
-    })
-    .into_future();
+        router(state),
+        header_read_timeout,
+        async move {
+            let _ = http_stopped.await;
+        },
+    );
     let drain = async {
         signal.await;
         tracing::info!("shutting down: draining sockets");
@@ -59,8 +60,8 @@ pub async fn serve(
     tokio::pin!(http);
     tokio::pin!(drain);
     tokio::select! {
-        // A listener error, or HTTP done after the sockets.
-        result = &mut http => result,
+        // HTTP done after the sockets.
+        () = &mut http => Ok(()),
         _ = &mut drain => {
             tracing::warn!(?grace, "connections still open after the grace period; exiting anyway");
             Ok(())

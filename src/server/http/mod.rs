@@ -1,6 +1,6 @@
 //! HTTP: the router, the server-rendered pages, how the site's files are compressed and cached, the history and push APIs, the `/ws`
 //! admission, the language switch, the cross-site checks, whose address a request is from,
-//! the health endpoints, the metrics listener, tidy redirects after plain form posts, and the diagnostic echo route.
+//! the health endpoints, the metrics listener, tidy redirects after plain form posts, the security headers, and the diagnostic echo route.
 
 pub mod assets;
 pub mod client_address;
@@ -14,4 +14,5 @@ pub mod origin;
 pub mod pages;
 pub mod push_api;
 pub mod router;
+pub mod security_headers;
 pub mod socket_admission;

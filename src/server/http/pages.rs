@@ -13,6 +13,7 @@ use crate::app::shell;
 use crate::i18n::Problem;
 use crate::protocol::{check_room_name, is_dm_room, LOBBY};
 use crate::server::http::language::request_locale;
+use crate::server::http::security_headers;
 use crate::server::state::AppState;
 
 /// A page's query: `?before=S` shows the page of history before seq `S` (the "Load older
@@ -81,6 +82,7 @@ async fn render(
     let options = state.leptos_options.clone();
     let page = leptos_axum::render_app_async_with_context(
         move || {
+            security_headers::provide_request_nonce();
             provide_context(state.clone());
             provide_context(loaded.clone());
             provide_context(locale);

@@ -2,11 +2,10 @@
 //! lets a connection the server gives up on be reset.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -50,7 +49,6 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 ///   to 1,000 at 400 msg/s, delivery p50 25 ms with Nagle; see docs/performance.md.)
 /// - The unsent backlog bounded (see [`UNSENT_BYTES_LIMIT`]).
 ///
-/// A type of its own, not axum's `tap_io`, so that [`AcceptedSocket`] can be its connect info.
 pub struct TunedListener(TcpListener);
 
 impl TunedListener {
@@ -83,7 +81,7 @@ impl Listener for TunedListener {
 }
 
 /// The OS socket under an accepted connection, handed to its requests as axum's
-/// `ConnectInfo` (see [`crate::server::serve`]): who is at its other end, for per-address
+/// `ConnectInfo` (see [`crate::server::transport::http_server`]): who is at its other end, for per-address
 /// limits, and the descriptor, so that the WebSocket upgraded from it can be reset when the
 /// server abandons it.
 #[derive(Clone, Copy, Debug)]
@@ -92,16 +90,12 @@ pub struct AcceptedSocket {
     peer: SocketAddr,
 }
 
-impl Connected<IncomingStream<'_, TunedListener>> for AcceptedSocket {
-    fn connect_info(stream: IncomingStream<'_, TunedListener>) -> Self {
-        AcceptedSocket {
-            fd: stream.io().as_raw_fd(),
-            peer: *stream.remote_addr(),
-        }
-    }
-}
-
 impl AcceptedSocket {
+    /// The socket of a connection just accepted from `peer`.
+    pub fn new(fd: RawFd, peer: SocketAddr) -> Self {
+        AcceptedSocket { fd, peer }
+    }
+
     /// The address the connection came from: the client's, or its proxy's.
     pub fn peer(&self) -> SocketAddr {
         self.peer
