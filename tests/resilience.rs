@@ -4,60 +4,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{raw, TestServer};
 use huddle::protocol::{close_code, ClientFrame, ServerFrame};
+use raw::read_until_close;
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
-/// Opens a WebSocket by hand over plain TCP and then never answers anything, as a peer that
-/// vanished without closing would behave. Returns the stream after the handshake.
+/// A peer that upgraded and then never answers anything (see [`raw::upgraded`]).
 async fn silent_peer(server: &TestServer) -> TcpStream {
-    silent_peer_with_window(server, None).await
+    raw::upgraded(server.addr, None).await
 }
 
 /// Like [`silent_peer`], with the receive buffer set to `receive_buffer` bytes, as a client
 /// on a stalled link offers a small window.
 async fn silent_peer_with_window(server: &TestServer, receive_buffer: Option<u32>) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    if let Some(size) = receive_buffer {
-        socket.set_recv_buffer_size(size).unwrap();
-    }
-    let mut stream = socket.connect(server.addr).await.unwrap();
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    // Read the response head, up to the blank line.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(stream.read_u8().await.unwrap());
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
-/// Reads unmasked server frames until a close frame; returns its code.
-async fn read_until_close(stream: &mut TcpStream) -> u16 {
-    loop {
-        let opcode = stream.read_u8().await.unwrap() & 0x0f;
-        let len = match stream.read_u8().await.unwrap() & 0x7f {
-            126 => u64::from(stream.read_u16().await.unwrap()),
-            127 => stream.read_u64().await.unwrap(),
-            n => u64::from(n),
-        };
-        let mut payload = vec![0; len as usize];
-        stream.read_exact(&mut payload).await.unwrap();
-        if opcode == 0x8 {
-            return u16::from_be_bytes([payload[0], payload[1]]);
-        }
-    }
+    raw::upgraded(server.addr, receive_buffer).await
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod nginx;
 pub mod postgres;
+pub mod raw;
 pub mod redis;
 
 use std::collections::VecDeque;
