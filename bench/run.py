@@ -44,8 +44,10 @@ SERVERS = {
                     "--database", "{tmp}/huddle.db", "--log", "warn",
                     # The load generator floods on purpose; the peers limit nothing either.
                     "--rate-limit-per-sec", "0",
-                    # Every load-generator socket comes from 127.0.0.1.
+                    # Every load-generator socket comes from 127.0.0.1, and its anonymous
+                    # sockets bring many rooms into being at once.
                     "--max-sockets-per-address", "0",
+                    "--new-rooms-per-minute", "0",
                     # The tokio-tungstenite peer drops a reader more than 1,024 messages
                     # behind (its BROADCAST_CAPACITY); Huddle gets the same slack instead of
                     # its default 256, so that neither evicts a reader the other would keep.

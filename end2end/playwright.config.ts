@@ -30,7 +30,10 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -f ../target/e2e.db* && ${binary} --addr 127.0.0.1:${port} --database ../target/e2e.db`,
+    // Every test's browsers come from 127.0.0.1, dozens of new guests and accounts a minute: the
+    // per-address limits on those are off here (tests/abuse_limits.rs tests them).
+    command: `rm -f ../target/e2e.db* && ${binary} --addr 127.0.0.1:${port} --database ../target/e2e.db ` +
+      '--guests-per-address-per-minute 0 --registrations-per-address-per-minute 0',
     cwd: '.',
     // A panic prints its message, not pages of backtrace that bury the test report.
     env: { LEPTOS_SITE_ROOT: '../target/site', HUDDLE_LOG: 'warn', RUST_BACKTRACE: '0' },

@@ -339,18 +339,21 @@ async fn accounts_check_passwords_and_names_and_guests_cannot_take_an_account_na
     let server = TestServer::start().await;
     let auth = &server.state.auth;
     let (grace, _) = auth
-        .register("Grace", "correct horse battery")
+        .register("Grace", "correct horse battery", None)
         .await
         .unwrap();
     let again = auth
-        .login("Grace", "correct horse battery")
+        .login("Grace", "correct horse battery", None)
         .await
         .unwrap()
         .0;
     assert_eq!(again.user, grace.user, "logging in finds the same person");
-    let wrong = auth.login("Grace", "wrong password").await.unwrap_err();
+    let wrong = auth
+        .login("Grace", "wrong password", None)
+        .await
+        .unwrap_err();
     assert_eq!(wrong.to_string(), "wrong name or password");
-    let nobody = auth.login("Nobody", "whatever123").await.unwrap_err();
+    let nobody = auth.login("Nobody", "whatever123", None).await.unwrap_err();
     assert_eq!(
         nobody.to_string(),
         "wrong name or password",
@@ -358,21 +361,27 @@ async fn accounts_check_passwords_and_names_and_guests_cannot_take_an_account_na
     );
     // No name holds a NUL (PostgreSQL could not even look one up): the same answer, not a
     // database error.
-    let nul = auth.login("Gra\0ce", "whatever123").await.unwrap_err();
+    let nul = auth
+        .login("Gra\0ce", "whatever123", None)
+        .await
+        .unwrap_err();
     assert_eq!(nul.to_string(), "wrong name or password");
     assert!(auth
-        .register("grace", "another password")
+        .register("grace", "another password", None)
         .await
         .unwrap_err()
         .to_string()
         .contains("taken"));
     assert!(auth
-        .register("Short", "1234567")
+        .register("Short", "1234567", None)
         .await
         .unwrap_err()
         .to_string()
         .contains("password"));
-    let guest = auth.choose_guest_name("GRACE", None).await.unwrap_err();
+    let guest = auth
+        .choose_guest_name("GRACE", None, None)
+        .await
+        .unwrap_err();
     assert!(
         guest.to_string().contains("belongs to an account"),
         "{guest}"
@@ -398,7 +407,7 @@ async fn with_guests_switched_off_only_accounts_connect() {
     assert!(server
         .state
         .auth
-        .choose_guest_name("Guest", None)
+        .choose_guest_name("Guest", None, None)
         .await
         .is_err());
     let cookie = server

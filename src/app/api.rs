@@ -30,7 +30,7 @@ pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
     let (state, existing) = server_side::state_and_viewer().await?;
     let (identity, cookie) = state
         .auth
-        .choose_guest_name(&name, existing.as_ref())
+        .choose_guest_name(&name, existing.as_ref(), server_side::client_key(&state))
         .await
         .map_err(|err| server_side::auth_refusal(&err))?;
     if let Some(cookie) = cookie {
@@ -43,13 +43,15 @@ pub async fn choose_name(name: String) -> Result<User, ServerFnError> {
 #[server(endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<User, ServerFnError> {
     let (state, _) = server_side::state_and_viewer().await?;
-    server_side::signed_in(state.auth.register(&name, &password).await)
+    let from = server_side::client_key(&state);
+    server_side::signed_in(state.auth.register(&name, &password, from).await)
 }
 
 #[server(endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<User, ServerFnError> {
     let (state, _) = server_side::state_and_viewer().await?;
-    server_side::signed_in(state.auth.login(&name, &password).await)
+    let from = server_side::client_key(&state);
+    server_side::signed_in(state.auth.login(&name, &password, from).await)
 }
 
 /// Ends the session and closes every socket of the person (all their tabs).
@@ -60,15 +62,21 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod server_side {
-    use axum::http::{header::SET_COOKIE, HeaderValue, StatusCode};
+    use std::net::IpAddr;
+
+    use axum::extract::ConnectInfo;
+    use axum::http::header::{ACCEPT, RETRY_AFTER, SET_COOKIE};
+    use axum::http::{HeaderValue, StatusCode};
     use leptos::prelude::*;
 
     use crate::i18n::{Locale, Problem};
     use crate::protocol::{HistoryPage, RoomSnapshot};
     use crate::server::auth::{AuthError, Identity};
+    use crate::server::http::client_address::{client_address, quota_key};
     use crate::server::hub::mailbox::Stop;
     use crate::server::rooms::access::{self, ReadDenied};
     use crate::server::rooms::snapshot;
+    use crate::server::transport::listener::AcceptedSocket;
     use crate::server::AppState;
 
     /// The server's state and the requesting person's identity, from Leptos context.
@@ -83,6 +91,41 @@ pub(crate) mod server_side {
             None => None,
         };
         Ok((state, identity))
+    }
+
+    /// The requesting client's address as per-address limits count it (an IPv6 address by
+    /// its /64): the connection's peer, or behind a trusted proxy the address it forwards.
+    /// `None` outside a request served by [`crate::server::serve`].
+    pub fn client_key(state: &AppState) -> Option<IpAddr> {
+        let parts = use_context::<axum::http::request::Parts>()?;
+        let ConnectInfo(socket) = parts.extensions.get::<ConnectInfo<AcceptedSocket>>()?;
+        let client = client_address(
+            socket.peer().ip(),
+            &parts.headers,
+            &state.config.trusted_proxies,
+        );
+        Some(quota_key(client))
+    }
+
+    /// A request refused for coming too often: `Retry-After` says when to come back, and a
+    /// script's request (fetch) gets 429. A plain form post keeps its redirect back to the
+    /// page, which shows the reason: a 429 in its place would leave the browser on a bare
+    /// error.
+    fn too_fast(seconds: u64) {
+        let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        response.insert_header(RETRY_AFTER, HeaderValue::from(seconds));
+        let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if !plain_form {
+            response.set_status(StatusCode::TOO_MANY_REQUESTS);
+        }
     }
 
     /// The language of the request a server function answers (English outside a request).
@@ -100,6 +143,9 @@ pub(crate) mod server_side {
     /// A refused name, login or registration, in the request's language; the server's own
     /// failures keep their words (and go to the log).
     pub fn auth_refusal(err: &AuthError) -> ServerFnError {
+        if let AuthError::TooFast { seconds, .. } = err {
+            too_fast(*seconds);
+        }
         match err.problem() {
             Some(problem) => say(&problem),
             None => {
@@ -210,7 +256,11 @@ pub(crate) mod server_side {
             tracing::error!(%err, "a form post failed");
             say(&Problem::NotStored)
         };
-        match state.directory.authorize(&room, &identity.user.id).await {
+        let authorized = state
+            .directory
+            .authorize(&room, &identity.user.id, &identity.user.id)
+            .await;
+        match authorized {
             Ok(RoomKind::Public) => state
                 .directory
                 .add_to_list(&room, &identity.user)
@@ -219,6 +269,12 @@ pub(crate) mod server_side {
             Ok(_) => {}
             Err(Denied::Store(err)) => return Err(unavailable(&err)),
             Err(Denied::Private(room)) => return Err(say(&Problem::RoomIsPrivate(room))),
+            Err(Denied::TooManyNewRooms { seconds }) => {
+                return Err(say(&Problem::TooFast {
+                    what: crate::i18n::Burst::NewRooms,
+                    seconds,
+                }))
+            }
         }
         let message = NewMessage::new(room, Some(client_id), identity.user, text);
         match state.committer.submit(message).await.outcome().await {

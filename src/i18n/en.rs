@@ -5,7 +5,7 @@ use crate::protocol::{
     MAX_TEXT_CHARS, MIN_PASSWORD_CHARS,
 };
 
-use super::{Catalogue, Problem};
+use super::{Burst, Catalogue, Problem};
 
 pub static EN: Catalogue = Catalogue {
     noscript_hint: "Live updates need JavaScript; this page shows the recent messages.",
@@ -121,6 +121,15 @@ fn problem(problem: &Problem) -> String {
         }
         Problem::TooManyLoginAttempts { minutes } => {
             format!("too many failed logins for this name; try again in {minutes} min")
+        }
+        Problem::TooFast { what, seconds } => {
+            let what = match what {
+                Burst::NewGuests => "too many new guests from your address",
+                Burst::Registrations => "too many registrations from your address",
+                Burst::Logins => "too many logins from your address",
+                Burst::NewRooms => "too many new rooms",
+            };
+            format!("{what}; try again in {seconds} s")
         }
         Problem::PickNameFirst => "Pick a display name before you post.".to_owned(),
         Problem::NotStored => "The message was not stored (the server could not reach its \

@@ -15,7 +15,7 @@ mod zh_cn;
 
 pub use catalogue::Catalogue;
 pub use locale::{Locale, LANGUAGE_COOKIE};
-pub use problem::Problem;
+pub use problem::{Burst, Problem};
 
 use leptos::prelude::use_context;
 

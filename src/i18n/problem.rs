@@ -19,6 +19,12 @@ pub enum Problem {
     TooManyLoginAttempts {
         minutes: u64,
     },
+    /// Too many of one kind of request from one client address (or, for new rooms, one
+    /// person) in a minute; `seconds` until more are taken.
+    TooFast {
+        what: Burst,
+        seconds: u64,
+    },
     /// A post without a session (a browser that has not picked a name).
     PickNameFirst,
     /// The store failed: nothing was stored; the details are in the log.
@@ -35,6 +41,15 @@ pub enum Problem {
     BadRoomName(String),
     /// A frame or post the protocol's checks refused.
     Refused(ErrorCode),
+}
+
+/// What a client did too often (see [`Problem::TooFast`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Burst {
+    NewGuests,
+    Registrations,
+    Logins,
+    NewRooms,
 }
 
 impl std::fmt::Display for Problem {

@@ -5,7 +5,7 @@ use crate::protocol::{
     MAX_TEXT_CHARS, MIN_PASSWORD_CHARS,
 };
 
-use super::{Catalogue, Problem};
+use super::{Burst, Catalogue, Problem};
 
 pub static ZH_CN: Catalogue = Catalogue {
     noscript_hint: "实时更新需要 JavaScript；此页显示最近的消息。",
@@ -112,6 +112,15 @@ fn problem(problem: &Problem) -> String {
         }
         Problem::TooManyLoginAttempts { minutes } => {
             format!("此名称登录失败次数过多；请在 {minutes} 分钟后重试")
+        }
+        Problem::TooFast { what, seconds } => {
+            let what = match what {
+                Burst::NewGuests => "来自你的地址的新访客过多",
+                Burst::Registrations => "来自你的地址的注册过多",
+                Burst::Logins => "来自你的地址的登录过多",
+                Burst::NewRooms => "新建房间过多",
+            };
+            format!("{what}；请在 {seconds} 秒后重试")
         }
         Problem::PickNameFirst => "发言前请先选择一个显示名称。".to_owned(),
         Problem::NotStored => "消息未保存（服务器无法连接数据库）；请重新发送。".to_owned(),

@@ -156,6 +156,39 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_MAX_SOCKETS_PER_ADDRESS", default_value_t = 512)]
     pub max_sockets_per_address: usize,
 
+    /// Guest sessions (a display name picked in a browser) one client address may start per
+    /// minute; more get 429. Default 20: an office behind one NAT address; 0 turns it off.
+    #[arg(
+        long,
+        env = "HUDDLE_GUESTS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 20
+    )]
+    pub guests_per_address_per_minute: u32,
+
+    /// Account registrations one client address may attempt per minute; more get 429.
+    /// Default 5; 0 turns it off.
+    #[arg(
+        long,
+        env = "HUDDLE_REGISTRATIONS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 5
+    )]
+    pub registrations_per_address_per_minute: u32,
+
+    /// Login attempts one client address may make per minute, on any names (each name also
+    /// allows only 5 failures per 15 minutes); more get 429. Default 30; 0 turns it off.
+    #[arg(
+        long,
+        env = "HUDDLE_LOGINS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub logins_per_address_per_minute: u32,
+
+    /// Rooms one person may bring into being per minute (joining or posting to a name no one
+    /// used yet); more are refused with `rate_limited`. Anonymous raw clients count by
+    /// address. Default 10; 0 turns it off.
+    #[arg(long, env = "HUDDLE_NEW_ROOMS_PER_MINUTE", default_value_t = 10)]
+    pub new_rooms_per_minute: u32,
+
     /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated addresses or
     /// networks (e.g. `127.0.0.1,10.0.0.0/8`). A request from one of them counts as from the
     /// client the header names; from anyone else, the header is ignored, since any client

@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod transport;
+pub mod window_limit;
 
 pub use config::Config;
 pub use serve::serve;

@@ -160,7 +160,7 @@ impl AppState {
                 .await
                 .map_err(opening)?,
         );
-        let directory = Arc::new(Directory::new(stores.rooms));
+        let directory = Arc::new(Directory::new(stores.rooms, config.new_rooms_per_minute));
         let (committer, _writer) =
             Committer::start(store.clone(), broker.clone()).map_err(|err| {
                 opening(StoreError::Writer(format!(

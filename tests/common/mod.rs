@@ -192,7 +192,7 @@ impl TestServer {
         let (_, set_cookie) = self
             .state
             .auth
-            .choose_guest_name(name, None)
+            .choose_guest_name(name, None, None)
             .await
             .expect("a valid guest name");
         cookie_pair(&set_cookie.expect("a new session sets a cookie"))
@@ -203,7 +203,7 @@ impl TestServer {
         let (_, set_cookie) = self
             .state
             .auth
-            .register(name, password)
+            .register(name, password, None)
             .await
             .expect("registration succeeds");
         cookie_pair(&set_cookie)

@@ -12,16 +12,18 @@ mod login_throttle;
 mod sessions;
 pub mod signing;
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
-use crate::i18n::Problem;
+use crate::i18n::{Burst, Problem};
 use crate::protocol::{normalize_name, User};
 use crate::server::config::Config;
 pub use crate::server::store::identities::IdentityKind;
 use crate::server::store::{IdentityStore, StoreError};
+use crate::server::window_limit::WindowLimit;
 use login_throttle::LoginThrottle;
 use sessions::Sessions;
 use signing::Signer;
@@ -47,6 +49,11 @@ pub struct Auth {
     pub allow_accounts: bool,
     secure_cookies: bool,
     login_throttle: LoginThrottle,
+    /// Per client address and minute (`--guests-per-address-per-minute` and the like): a
+    /// script cannot fill the sessions and accounts tables from one address.
+    new_guests: WindowLimit<IpAddr>,
+    registrations: WindowLimit<IpAddr>,
+    logins: WindowLimit<IpAddr>,
 }
 
 impl Auth {
@@ -70,6 +77,9 @@ impl Auth {
             allow_accounts: config.accounts,
             secure_cookies: config.secure_cookies,
             login_throttle: LoginThrottle::default(),
+            new_guests: WindowLimit::per_minute(config.guests_per_address_per_minute),
+            registrations: WindowLimit::per_minute(config.registrations_per_address_per_minute),
+            logins: WindowLimit::per_minute(config.logins_per_address_per_minute),
         })
     }
 
@@ -93,12 +103,14 @@ impl Auth {
         })
     }
 
-    /// A guest picked a display name: renames their session, or starts one. Returns the
-    /// identity and, for a new session, its `Set-Cookie` value.
+    /// A guest picked a display name: renames their session, or starts one (counted against
+    /// `from`, the client's address, if known). Returns the identity and, for a new session,
+    /// its `Set-Cookie` value.
     pub async fn choose_guest_name(
         &self,
         name: &str,
         existing: Option<&Identity>,
+        from: Option<IpAddr>,
     ) -> Result<(Identity, Option<String>), AuthError> {
         if !self.allow_guests {
             return Err(AuthError::GuestsNotAllowed);
@@ -115,6 +127,7 @@ impl Auth {
                 return Ok((renamed, None));
             }
         }
+        admit(&self.new_guests, Burst::NewGuests, from)?;
         let user = User {
             id: guest_user().id,
             name,
@@ -123,24 +136,36 @@ impl Auth {
         Ok((identity, Some(cookie)))
     }
 
+    /// Registers an account and signs it in; the attempt counts against `from`, the client's
+    /// address, if known (taken names too, so names cannot be probed at speed).
     pub async fn register(
         &self,
         name: &str,
         password: &str,
+        from: Option<IpAddr>,
     ) -> Result<(Identity, String), AuthError> {
         if !self.allow_accounts {
             return Err(AuthError::AccountsNotAllowed);
         }
+        admit(&self.registrations, Burst::Registrations, from)?;
         let user = accounts::register(self.identities.as_ref(), name, password).await?;
         self.start(user, IdentityKind::Account).await
     }
 
     /// Logs in to an account. Each name allows a few wrong passwords per window
-    /// ([`login_throttle`]), so guessing one person's password is not a matter of time.
-    pub async fn login(&self, name: &str, password: &str) -> Result<(Identity, String), AuthError> {
+    /// ([`login_throttle`]), so guessing one person's password is not a matter of time; each
+    /// client address (`from`, if known) a few attempts a minute on any names, so one
+    /// guesser cannot try one password on every name.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(Identity, String), AuthError> {
         if !self.allow_accounts {
             return Err(AuthError::AccountsNotAllowed);
         }
+        admit(&self.logins, Burst::Logins, from)?;
         self.login_throttle
             .attempt(name, Instant::now())
             .map_err(|wait| AuthError::TooManyLoginAttempts {
@@ -208,6 +233,8 @@ pub enum AuthError {
     NameBelongsToAccount(String),
     #[error("{}", Problem::TooManyLoginAttempts { minutes: *.minutes })]
     TooManyLoginAttempts { minutes: u64 },
+    #[error("{}", Problem::TooFast { what: *.what, seconds: *.seconds })]
+    TooFast { what: Burst, seconds: u64 },
     #[error(transparent)]
     Account(#[from] accounts::AccountError),
     #[error(transparent)]
@@ -224,10 +251,32 @@ impl AuthError {
             AuthError::TooManyLoginAttempts { minutes } => {
                 Problem::TooManyLoginAttempts { minutes: *minutes }
             }
+            AuthError::TooFast { what, seconds } => Problem::TooFast {
+                what: *what,
+                seconds: *seconds,
+            },
             AuthError::Account(err) => return err.problem(),
             AuthError::Store(_) => return None,
         })
     }
+}
+
+/// Counts a request against `from`'s budget in `limit` (none without an address).
+fn admit(limit: &WindowLimit<IpAddr>, what: Burst, from: Option<IpAddr>) -> Result<(), AuthError> {
+    let Some(from) = from else {
+        return Ok(());
+    };
+    limit
+        .take(&from, Instant::now())
+        .map_err(|wait| AuthError::TooFast {
+            what,
+            seconds: whole_seconds(wait),
+        })
+}
+
+/// A wait as whole seconds, rounded up: "try again in 0 s" would be wrong.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
 }
 
 /// A fresh guest identity: a random id and a short generated name.

@@ -141,7 +141,12 @@ impl ConnectionTask {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        match self.core.directory.authorize(&room, &self.user.id).await {
+        let authorized = self
+            .core
+            .directory
+            .authorize(&room, &self.user.id, &self.creator())
+            .await;
+        match authorized {
             Ok(RoomKind::Public) if self.session.is_some() => self
                 .core
                 .directory
@@ -153,6 +158,13 @@ impl ConnectionTask {
                 return Err(Refusal::new(
                     ErrorCode::Forbidden,
                     format!("room {room:?} is private: only its members may join it"),
+                )
+                .into())
+            }
+            Err(Denied::TooManyNewRooms { seconds }) => {
+                return Err(Refusal::new(
+                    ErrorCode::RateLimited,
+                    format!("too many new rooms; try again in {seconds} s"),
                 )
                 .into())
             }
@@ -368,6 +380,18 @@ fn joined(connection: &ConnectionState, room: &str) -> Result<(), Refusal> {
         ErrorCode::UnknownRoom,
         format!("join room {room:?} first"),
     ))
+}
+
+impl ConnectionTask {
+    /// Whom the rooms this connection brings into being are counted against: the person,
+    /// or for an anonymous guest (a new id per connection, so reconnecting would be a fresh
+    /// budget) the client's address.
+    fn creator(&self) -> String {
+        match (&self.session, self.client) {
+            (None, Some(address)) => format!("address {address}"),
+            _ => self.user.id.clone(),
+        }
+    }
 }
 
 fn store_refusal(err: StoreError) -> Refusal {

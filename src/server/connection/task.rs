@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -47,6 +48,10 @@ pub struct ConnectionTask {
     pub id: ConnectionId,
     /// The browser session this connection belongs to; `None` for an anonymous guest.
     pub session: Option<String>,
+    /// The client's address as per-address limits count it (see
+    /// `server::http::client_address`); `None` where the router is served without
+    /// [`crate::server::serve`]'s listener.
+    pub client: Option<IpAddr>,
     /// Who is connected, shared with the hub's member lists and the registry of connections.
     pub user: Arc<User>,
     /// The last seq of the lobby the client holds (`/ws?since=`): the lobby, which every

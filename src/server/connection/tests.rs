@@ -163,6 +163,7 @@ async fn open(
     let task = ConnectionTask {
         id: core.next_connection_id(),
         session: None,
+        client: None,
         user: Arc::new(User {
             id: format!("id-{name}"),
             name: name.to_owned(),

@@ -3,6 +3,7 @@
 //! nobody while guests are not allowed (401), a person or a client address already holding
 //! its cap of sockets (429).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -90,7 +91,11 @@ pub async fn upgrade(
         }
     };
     let tcp = accepted.map(|Extension(ConnectInfo(socket))| socket);
-    let admission = match admit(&state, &identity, tcp.as_ref(), &headers) {
+    let client = tcp.map(|tcp| {
+        let address = client_address(tcp.peer().ip(), &headers, &state.config.trusted_proxies);
+        quota_key(address)
+    });
+    let admission = match admit(&state, &identity, client) {
         Ok(admission) => admission,
         Err((outcome, why)) => return refuse(outcome, StatusCode::TOO_MANY_REQUESTS, why),
     };
@@ -99,6 +104,7 @@ pub async fn upgrade(
         user: Arc::new(identity.user),
         lobby_since,
         session: identity.session,
+        client,
         _admission: admission,
         _guard: state.shutdown.guard(),
         core: state.core.clone(),
@@ -120,8 +126,7 @@ pub async fn upgrade(
 fn admit(
     state: &AppState,
     identity: &Identity,
-    tcp: Option<&AcceptedSocket>,
-    headers: &HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Admission, (Upgrade, &'static str)> {
     let config = &state.config;
     let person = match &identity.session {
@@ -139,12 +144,11 @@ fn admit(
         ),
         None => None,
     };
-    let address = match tcp {
-        Some(tcp) if config.max_sockets_per_address > 0 => {
-            let client = client_address(tcp.peer().ip(), headers, &config.trusted_proxies);
+    let address = match client {
+        Some(client) if config.max_sockets_per_address > 0 => {
             let place = state
                 .sockets_per_address
-                .admit(quota_key(client), config.max_sockets_per_address);
+                .admit(client, config.max_sockets_per_address);
             if place.is_none() {
                 tracing::debug!(%client, "refused a socket: its address holds its cap");
             }

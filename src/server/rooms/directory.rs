@@ -11,17 +11,23 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
-use crate::i18n::Problem;
+use crate::i18n::{Burst, Problem};
 use crate::protocol::{is_dm_room, RoomEntry, RoomKind, User, DM_ROOM_PREFIX, LOBBY};
 use crate::server::auth::signing::sha256_hex;
+use crate::server::auth::whole_seconds;
 use crate::server::store::rooms::{Membership, RoomStore};
 use crate::server::store::StoreError;
+use crate::server::window_limit::WindowLimit;
 
 pub struct Directory {
     rooms: Arc<dyn RoomStore>,
     /// Kinds and DM members never change once set: looked up once per room.
     known: RwLock<HashMap<String, Access>>,
+    /// Rooms brought into being per creator and minute (`--new-rooms-per-minute`): every
+    /// new name is a row kept for ever.
+    creations: WindowLimit<String>,
 }
 
 /// Who may use a room.
@@ -39,27 +45,42 @@ pub enum Denied {
     /// names reveals nothing).
     #[error("{}", Problem::RoomIsPrivate(.0.clone()))]
     Private(String),
+    /// The creator has brought too many rooms into being this minute.
+    #[error("{}", Problem::TooFast { what: Burst::NewRooms, seconds: *.seconds })]
+    TooManyNewRooms { seconds: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl Directory {
-    pub fn new(rooms: Arc<dyn RoomStore>) -> Self {
+    pub fn new(rooms: Arc<dyn RoomStore>, new_rooms_per_minute: u32) -> Self {
         Directory {
             rooms,
             known: RwLock::new(HashMap::new()),
+            creations: WindowLimit::per_minute(new_rooms_per_minute),
         }
     }
 
     /// Checks that `user_id` may read and write `room`, creating it as a public room if it
-    /// does not exist yet (and is not a DM name).
-    pub async fn authorize(&self, room: &str, user_id: &str) -> Result<RoomKind, Denied> {
+    /// does not exist yet (and is not a DM name), counted against `creator`: the person, or
+    /// for one without a session (a new id per connection) their address.
+    pub async fn authorize(
+        &self,
+        room: &str,
+        user_id: &str,
+        creator: &str,
+    ) -> Result<RoomKind, Denied> {
         match self.access(room).await? {
             Some(Access::Public) => Ok(RoomKind::Public),
             Some(Access::Dm(members)) if members.iter().any(|m| m == user_id) => Ok(RoomKind::Dm),
             Some(Access::Dm(_)) => Err(Denied::Private(room.to_owned())),
             None if is_dm_room(room) => Err(Denied::Private(room.to_owned())),
             None => {
+                self.creations
+                    .take(&creator.to_owned(), Instant::now())
+                    .map_err(|wait| Denied::TooManyNewRooms {
+                        seconds: whole_seconds(wait),
+                    })?;
                 self.rooms.insert_public(room).await?;
                 self.remember(room, Access::Public);
                 Ok(RoomKind::Public)
