@@ -114,6 +114,12 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_GUESTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub guests: bool,
 
+    /// Days a guest session may go unused before it stops working and is deleted (swept
+    /// hourly), so the sessions table does not keep every guest who ever came by. Account
+    /// sessions are not affected: logging out ends them. Default 30; 0 keeps guests for ever.
+    #[arg(long, env = "HUDDLE_GUEST_IDLE_DAYS", default_value_t = 30)]
+    pub guest_idle_days: u64,
+
     /// Let people register and log in with a name and password. Default true.
     #[arg(long, env = "HUDDLE_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub accounts: bool,
@@ -234,6 +240,11 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How long a guest session may go unused; `None`: for ever.
+    pub fn guest_idle(&self) -> Option<Duration> {
+        (self.guest_idle_days > 0).then(|| Duration::from_secs(self.guest_idle_days * 24 * 60 * 60))
     }
 
     pub fn heartbeat_interval(&self) -> Duration {

@@ -160,6 +160,7 @@ impl AppState {
                 .await
                 .map_err(opening)?,
         );
+        crate::server::auth::spawn_idle_guest_sweeper(&auth);
         let directory = Arc::new(Directory::new(stores.rooms, config.new_rooms_per_minute));
         let (committer, _writer) =
             Committer::start(store.clone(), broker.clone()).map_err(|err| {

@@ -70,7 +70,7 @@ impl Auth {
             }
         };
         Ok(Auth {
-            sessions: Sessions::new(identities.clone()),
+            sessions: Sessions::new(identities.clone(), config.guest_idle()),
             identities,
             signer: Signer::new(&key),
             allow_guests: config.guests,
@@ -189,6 +189,12 @@ impl Auth {
         }
     }
 
+    /// Deletes guest sessions unused for `--guest-idle-days`; returns how many. Run hourly
+    /// by [`spawn_idle_guest_sweeper`].
+    pub async fn sweep_idle_guests(&self) -> Result<u64, StoreError> {
+        self.sessions.sweep_idle_guests().await
+    }
+
     /// Ends the identity's session. The caller closes the person's sockets.
     pub async fn logout(&self, identity: &Identity) -> Result<(), StoreError> {
         match &identity.session {
@@ -259,6 +265,31 @@ impl AuthError {
             AuthError::Store(_) => return None,
         })
     }
+}
+
+/// How often the sessions table is swept of idle guests.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Sweeps idle guest sessions now and then every [`SWEEP_EVERY`], for as long as `auth` is
+/// in use (the task holds it weakly, so a server that is dropped takes the task with it).
+pub fn spawn_idle_guest_sweeper(auth: &Arc<Auth>) {
+    let auth = Arc::downgrade(auth);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            let Some(auth) = auth.upgrade() else {
+                return;
+            };
+            match auth.sweep_idle_guests().await {
+                Ok(0) => {}
+                Ok(swept) => tracing::info!(swept, "deleted idle guest sessions"),
+                // Tried again next time; until then an idle session is refused at its next
+                // use anyway.
+                Err(err) => tracing::warn!(%err, "cannot sweep idle guest sessions"),
+            }
+        }
+    });
 }
 
 /// Counts a request against `from`'s budget in `limit` (none without an address).

@@ -13,6 +13,15 @@ pub enum IdentityKind {
     Account,
 }
 
+/// A session and when it was last used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionActivity {
+    pub user: User,
+    pub kind: IdentityKind,
+    /// Unix ms; refreshed at most hourly, so up to an hour behind.
+    pub seen_at: i64,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     /// Stores a new account; `false` if its name is taken (case-insensitively).
@@ -30,7 +39,21 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Who session `id` is, if it exists.
-    async fn session(&self, id: &str) -> Result<Option<(User, IdentityKind)>, StoreError>;
+    async fn session(&self, id: &str) -> Result<Option<(User, IdentityKind)>, StoreError> {
+        Ok(self
+            .session_activity(id)
+            .await?
+            .map(|active| (active.user, active.kind)))
+    }
+
+    /// Who session `id` is and when it was last used, if it exists.
+    async fn session_activity(&self, id: &str) -> Result<Option<SessionActivity>, StoreError>;
+
+    /// Session `id` was used at `now` (unix ms).
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Deletes the guest sessions last used before `cutoff` (unix ms); returns how many.
+    async fn delete_guest_sessions_idle_since(&self, cutoff: i64) -> Result<u64, StoreError>;
 
     /// Session `id`'s person is now called `name`.
     async fn rename_session(&self, id: &str, name: &str) -> Result<(), StoreError>;

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::PostgresStore;
 use crate::protocol::User;
 use crate::server::clock::unix_millis;
-use crate::server::store::identities::{IdentityKind, IdentityStore};
+use crate::server::store::identities::{IdentityKind, IdentityStore, SessionActivity};
 use crate::server::store::StoreError;
 
 #[async_trait]
@@ -55,24 +55,27 @@ impl IdentityStore for PostgresStore {
             IdentityKind::Guest => "guest",
             IdentityKind::Account => "account",
         };
+        let now = unix_millis();
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, user_name, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id, user_id, user_name, kind, created_at, seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
         )
         .bind(id)
         .bind(&user.id)
         .bind(&user.name)
         .bind(kind)
-        .bind(unix_millis())
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn session(&self, id: &str) -> Result<Option<(User, IdentityKind)>, StoreError> {
-        let row = sqlx::query("SELECT user_id, user_name, kind FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn session_activity(&self, id: &str) -> Result<Option<SessionActivity>, StoreError> {
+        let row =
+            sqlx::query("SELECT user_id, user_name, kind, seen_at FROM sessions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -84,7 +87,28 @@ impl IdentityStore for PostgresStore {
             id: row.try_get("user_id")?,
             name: row.try_get("user_name")?,
         };
-        Ok(Some((user, kind)))
+        Ok(Some(SessionActivity {
+            user,
+            kind,
+            seen_at: row.try_get("seen_at")?,
+        }))
+    }
+
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_guest_sessions_idle_since(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE kind = 'guest' AND seen_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
     }
 
     async fn rename_session(&self, id: &str, name: &str) -> Result<(), StoreError> {
