@@ -599,9 +599,29 @@ pub async fn start_binary_at(
     database: &std::path::Path,
     extra_args: &[&str],
 ) -> Running {
+    start_binary_wrapped(&[], addr, database, extra_args).await
+}
+
+/// [`start_binary_at`], run through `wrapper` (a command and its arguments, which then runs
+/// the binary with its own: `prlimit`, a shell that sets up the process first); none if empty.
+pub async fn start_binary_wrapped(
+    wrapper: &[&str],
+    addr: &str,
+    database: &std::path::Path,
+    extra_args: &[&str],
+) -> Running {
     use std::process::Stdio;
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_huddle"))
+    let binary = env!("CARGO_BIN_EXE_huddle");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => tokio::process::Command::new(binary),
+    };
+    let mut child = command
         .args(["--addr", addr, "--log", "warn"])
         .arg("--database")
         .arg(database)

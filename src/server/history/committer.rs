@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::server::broker::Broker;
+use crate::server::history::commit_health::CommitHealth;
 use crate::server::history::commit_pacing::CommitPacing;
 use crate::server::history::doorbell::{doorbell, Bell, Ringer};
 use crate::server::hub::mailbox::ConnectionId;
@@ -44,6 +45,8 @@ struct Job {
 #[derive(Clone)]
 pub struct Committer {
     jobs: mpsc::Sender<Job>,
+    /// Whether the last commit succeeded, for `/readyz`.
+    health: Arc<CommitHealth>,
 }
 
 /// The answer to one submission, to await later: submitting fixes the order, awaiting only
@@ -79,14 +82,23 @@ impl Committer {
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         let (committed, to_publish) = publication_channel()?;
         let pacing = Arc::new(CommitPacing::default());
+        let health = Arc::new(CommitHealth::default());
         tokio::spawn(publish_loop(to_publish, broker, pacing.clone()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let writer_health = health.clone();
         let thread = std::thread::Builder::new()
             .name("huddle-committer".into())
-            .spawn(move || runtime.block_on(write_loop(queue, store, committed, pacing)))?;
-        Ok((Committer { jobs }, thread))
+            .spawn(move || {
+                runtime.block_on(write_loop(queue, store, committed, pacing, writer_health))
+            })?;
+        Ok((Committer { jobs, health }, thread))
+    }
+
+    /// Whether commits are succeeding ([`CommitHealth`]).
+    pub fn health(&self) -> &CommitHealth {
+        &self.health
     }
 
     /// Queues `message` for storing. Messages submitted one after another by the same caller
@@ -190,6 +202,7 @@ async fn write_loop(
     store: Arc<dyn Store>,
     committed: ToPublish,
     pacing: Arc<CommitPacing>,
+    health: Arc<CommitHealth>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut last_start = Instant::now();
@@ -219,6 +232,7 @@ async fn write_loop(
             // submitters still waiting for their acks, and a socket stops reading after 64
             // sends in flight.
             Ok(outcomes) => {
+                health.succeeded();
                 committed.send(Committed {
                     answered,
                     outcomes,
@@ -227,6 +241,7 @@ async fn write_loop(
             }
             Err(err) => {
                 tracing::error!(%err, count, "storing a batch failed; nothing in it was sent");
+                health.failed(err.to_string());
                 let err = CommitError::Store(err.to_string());
                 for reply in replies {
                     let _ = reply.send(Err(err.clone()));

@@ -2,9 +2,10 @@
 //!
 //! - `/healthz`: the process is alive and serving HTTP. Always 200, even while draining: a
 //!   liveness probe that failed during a drain would get the process killed mid-drain.
-//! - `/readyz`: this node should be sent new clients. 200 when the database answers, Redis
-//!   answers and this node is subscribed to the others (when `--redis` is set), and it is not
-//!   shutting down; otherwise 503 with what failed. Sockets already open keep being served
+//! - `/readyz`: this node should be sent new clients. 200 when the database answers, history
+//!   can be written (after a failed commit, a probe write must succeed: the disk was full or
+//!   the file locked), Redis answers and this node is subscribed to the others (when `--redis`
+//!   is set), and it is not shutting down; otherwise 503 with what failed. Sockets already open keep being served
 //!   either way: a node without Redis still stores and acks, it only cannot tell the others.
 //!
 //! Both answer JSON and never cache. Each check is bounded by [`CHECK_TIMEOUT`], so a probe
@@ -37,6 +38,8 @@ struct Readiness {
     /// Shutting down: new sockets are refused, the open ones are closing.
     draining: bool,
     database: Check,
+    /// Whether messages can be stored: the last commit succeeded, or a probe write since.
+    history: Check,
     /// Absent on a node of its own (no `--redis`).
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<Check>,
@@ -86,11 +89,27 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             None => None,
         }
     };
-    let (database, redis) = tokio::join!(database, redis);
+    let history = Check::run(async {
+        let Some(failure) = state.committer.health().failure() else {
+            return Ok(());
+        };
+        match state.store.probe_write().await {
+            Ok(()) => {
+                state.committer.health().succeeded();
+                Ok(())
+            }
+            Err(err) => Err(format!(
+                "messages cannot be stored: the last commit failed ({failure}); a probe write \
+                 failed too ({err})"
+            )),
+        }
+    });
+    let (database, history, redis) = tokio::join!(database, history, redis);
     let draining = state.shutdown.has_begun();
-    let ready = !draining && database.ok && redis.as_ref().is_none_or(|redis| redis.ok);
+    let ready =
+        !draining && database.ok && history.ok && redis.as_ref().is_none_or(|redis| redis.ok);
     if !ready {
-        tracing::debug!(draining, ?database, ?redis, "not ready");
+        tracing::debug!(draining, ?database, ?history, ?redis, "not ready");
     }
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
@@ -103,6 +122,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             status: word,
             draining,
             database,
+            history,
             redis,
         },
     )

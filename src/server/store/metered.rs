@@ -67,6 +67,10 @@ impl Store for MeteredStore {
         self.inner.ping().await
     }
 
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        self.inner.probe_write().await
+    }
+
     async fn close(&self) {
         self.inner.close().await
     }

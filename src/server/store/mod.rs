@@ -96,6 +96,9 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// What [`Store::probe_write`] writes: about as much as a busy batch of messages.
+pub const PROBE_WRITE_BYTES: usize = 64 * 1024;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores `batch` in one transaction, in order, giving each new message the next seq of
@@ -129,6 +132,11 @@ pub trait Store: Send + Sync + 'static {
     /// Asks the database for the cheapest answer it can give, for `/readyz`: `Ok` if it
     /// answers at all.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Writes and commits [`PROBE_WRITE_BYTES`], for `/readyz` after a failed commit: `Ok`
+    /// once the store takes writes of a commit's size again (the disk has room, the lock is
+    /// gone). A write of a few bytes would not tell: it can fit where a batch no longer does.
+    async fn probe_write(&self) -> Result<(), StoreError>;
 
     /// Finishes what is being written and lets the database go (the process is ending).
     async fn close(&self) {}

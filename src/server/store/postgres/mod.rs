@@ -16,6 +16,7 @@ mod rooms;
 mod tokens;
 
 use crate::protocol::{ChatMessage, HistoryPage};
+use crate::server::clock::unix_millis;
 use crate::server::store::sql::{message_from_row, seq_from_column, to_i64, MESSAGE_COLUMNS};
 use crate::server::store::{Appended, NewMessage, Store, StoreError};
 
@@ -80,6 +81,15 @@ impl Store for PostgresStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE write_probe SET at = $1, padding = $2 WHERE id = 1")
+            .bind(unix_millis())
+            .bind(vec![0u8; super::PROBE_WRITE_BYTES])
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

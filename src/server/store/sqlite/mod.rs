@@ -17,6 +17,7 @@ mod tokens;
 mod writer;
 
 use crate::protocol::{ChatMessage, HistoryPage};
+use crate::server::clock::unix_millis;
 use crate::server::store::sql::{message_from_row, to_i64, MESSAGE_COLUMNS as COLUMNS};
 use crate::server::store::{Appended, NewMessage, Store, StoreError};
 use writer::Writer;
@@ -80,6 +81,15 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE write_probe SET at = ?, padding = ? WHERE id = 1")
+            .bind(unix_millis())
+            .bind(vec![0u8; super::PROBE_WRITE_BYTES])
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
