@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
+CARGO_FUZZ_VERSION=0.13.2    # scripts/fuzz.sh, on the stable toolchain with --sanitizer none
 KOSOKU_VERSION=0.1.0
 BINARYEN_VERSION=132.0.0      # wasm-opt for `cargo leptos build --release`
 
@@ -41,6 +42,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
 fi
 
 mode=${1:-}
+if [ "$mode" = --test ] && [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once)"
+  cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=
 apt_install() {

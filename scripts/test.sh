@@ -29,6 +29,9 @@ HUDDLE_TEST_STORE=postgres "${leptos_env[@]}" cargo test --features ssr
 # Benchmarks are not tests, but they must keep compiling (a renamed API once broke one).
 "${leptos_env[@]}" cargo build --features ssr --benches
 
+step "Fuzzing: client frames, names and text, the upgrade request, the frame reader (10 s each)"
+scripts/fuzz.sh 10
+
 # Before the debug site is built: both write target/site, and the tests after this use debug.
 step "Release build (wasm-opt, precompressed), its first load, and a chat in it"
 scripts/release.sh

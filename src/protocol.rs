@@ -367,7 +367,17 @@ pub fn mention_ranges(text: &str, name: &str) -> Vec<std::ops::Range<usize>> {
             let end = at + 1 + prefix_len_ignoring_case(&text[at + 1..], name)?;
             (!text[end..].chars().next().is_some_and(word)).then_some(at..end)
         })
-        .collect()
+        // A name with `@` in it can match again inside its own match ("@@@" in "@@@@@@");
+        // ranges never overlap, so a view can cut the text at them in order.
+        .fold(
+            Vec::new(),
+            |mut ranges: Vec<std::ops::Range<usize>>, range| {
+                if ranges.last().is_none_or(|last| range.start >= last.end) {
+                    ranges.push(range);
+                }
+                ranges
+            },
+        )
 }
 
 /// Whether `text` mentions the person named `name` ([`mention_ranges`]).
@@ -407,6 +417,19 @@ pub fn normalize_name(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/fuzz_targets/names_and_text.rs: a name of `@`s matched inside its own
+    /// matches, and the overlapping ranges would have cut the highlighted text wrongly.
+    #[test]
+    fn mention_ranges_never_overlap_even_for_names_made_of_at_signs() {
+        assert_eq!(mention_ranges("@@@@@@@@", "@@@"), vec![0..4, 4..8]);
+        let text = "\n@\u{2}\0\0@@@@@@@\u{f}a";
+        let ranges = mention_ranges(text, "@@@");
+        assert!(
+            ranges.windows(2).all(|pair| pair[0].end <= pair[1].start),
+            "{ranges:?}"
+        );
+    }
 
     #[test]
     fn a_mention_is_at_name_without_case_and_not_part_of_a_longer_word() {

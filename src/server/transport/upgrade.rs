@@ -60,7 +60,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SocketUpgrade {
 }
 
 /// Checks an opening handshake; returns the `Sec-WebSocket-Accept` to answer it with.
-fn check_request(
+pub fn check_request(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
