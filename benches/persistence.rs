@@ -133,6 +133,9 @@ impl Store for Counting {
     async fn ping(&self) -> Result<(), huddle::server::store::StoreError> {
         self.inner.ping().await
     }
+    async fn probe_write(&self) -> Result<(), huddle::server::store::StoreError> {
+        self.inner.probe_write().await
+    }
     async fn range(
         &self,
         room: &str,
