@@ -101,10 +101,6 @@ fn limit_file_size(running: &Running, bytes: Option<u64>) {
     assert!(status.success(), "prlimit failed");
 }
 
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
 #[tokio::test]
 async fn a_full_disk_refuses_sends_as_retryable_reports_not_ready_and_loses_nothing_acked() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,11 +121,11 @@ async fn a_full_disk_refuses_sends_as_retryable_reports_not_ready_and_loses_noth
         send(&mut client, "before", "written while there was room").await,
         Ok(1)
     );
-    // A few pages more than the database file holds now. Commits go to the write-ahead log
-    // first, which is rewritten from its start once it has been copied back into the file;
-    // with no room for the file to grow, that copy cannot finish, and the log fills up too.
-    let limit = file_size(&database) + 16 * 1024;
-    limit_file_size(&running, Some(limit));
+    // No write past the first 16 KiB of any file. Commits go to the write-ahead log, which
+    // is rewritten from its start once it has been copied back into the database file; that
+    // copy writes the file's pages past 16 KiB and cannot finish, so the log cannot start
+    // over and soon cannot grow: the disk is full for good, until the limit goes.
+    limit_file_size(&running, Some(16 * 1024));
 
     let mut acked = vec![("before".to_owned(), 1)];
     let mut refused = None;
@@ -140,16 +136,16 @@ async fn a_full_disk_refuses_sends_as_retryable_reports_not_ready_and_loses_noth
             Err((code, message)) => {
                 assert_eq!(code, ErrorCode::StoreUnavailable, "{message}");
                 assert!(message.contains("retry with client_id"), "{message}");
-                refused = Some(client_id);
+                refused = Some((client_id, message));
                 break;
             }
         }
     }
-    let refused = refused.expect("the disk filled up within 5,000 messages");
+    let (refused, refusal) = refused.expect("the disk filled up within 5,000 messages");
 
     // Not ready, saying why; pages are still served from what is stored.
     let (status, body) = readiness(&running).await;
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 503, "{body} after {refusal}");
     assert_eq!(body["history"]["ok"], false, "{body}");
     let why = body["history"]["error"].as_str().unwrap();
     assert!(why.contains("messages cannot be stored"), "{why}");
