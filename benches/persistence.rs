@@ -130,6 +130,9 @@ impl Store for Counting {
     async fn heads(&self) -> Result<Vec<(String, u64)>, huddle::server::store::StoreError> {
         self.inner.heads().await
     }
+    async fn head(&self, room: &str) -> Result<u64, huddle::server::store::StoreError> {
+        self.inner.head(room).await
+    }
     async fn ping(&self) -> Result<(), huddle::server::store::StoreError> {
         self.inner.ping().await
     }

@@ -46,6 +46,9 @@ pub mod close_code {
     /// The server is restarting (SIGTERM). Reconnect after the `retry_after_ms` given in the
     /// close reason (`{"retry_after_ms":N}`), which spreads clients out.
     pub const SERVICE_RESTART: u16 = 1012;
+    /// The server cannot serve the connection just now (its store did not answer).
+    /// Reconnect with backoff.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The client did not read its messages fast enough and its queue overflowed; it missed
     /// messages. Reconnect.
     pub const TOO_SLOW: u16 = 4008;
@@ -303,6 +306,9 @@ pub enum ErrorCode {
     RateLimited,
     /// No such person (an `open_dm` for a user id the server does not know).
     UnknownUser,
+    /// The server has as many rooms in use as it keeps (`--max-rooms-in-memory`); the join
+    /// was not done. Retry later.
+    ServerBusy,
 }
 
 /// Checks message text against the protocol's rules; shared by the composer (to not send what

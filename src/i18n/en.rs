@@ -169,6 +169,9 @@ fn refusal(code: ErrorCode) -> String {
         ErrorCode::BinaryNotSupported => {
             "binary frames are not supported; send JSON text frames".to_owned()
         }
+        ErrorCode::ServerBusy => {
+            "the server has as many rooms in use as it keeps; try again later".to_owned()
+        }
         other => format!("{other:?}"),
     }
 }

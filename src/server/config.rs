@@ -195,6 +195,18 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_NEW_ROOMS_PER_MINUTE", default_value_t = 10)]
     pub new_rooms_per_minute: u32,
 
+    /// Most rooms kept in memory at once. Rooms nobody is in leave memory after
+    /// `--room-idle-secs`, and at once, least recently used first, when a join needs the
+    /// space; when every room has members, joining one more is refused with `server_busy`.
+    /// Default 50,000; 0: no limit.
+    #[arg(long, env = "HUDDLE_MAX_ROOMS_IN_MEMORY", default_value_t = 50_000)]
+    pub max_rooms_in_memory: usize,
+
+    /// Seconds a room with nobody in it (here or on another node) and no message stays in
+    /// memory; it comes back from the store at the next join. Default 300.
+    #[arg(long, env = "HUDDLE_ROOM_IDLE_SECS", default_value_t = 300)]
+    pub room_idle_secs: u64,
+
     /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated addresses or
     /// networks (e.g. `127.0.0.1,10.0.0.0/8`). A request from one of them counts as from the
     /// client the header names; from anyone else, the header is ignored, since any client
@@ -240,6 +252,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn room_idle(&self) -> Duration {
+        Duration::from_secs(self.room_idle_secs)
     }
 
     /// How long a guest session may go unused; `None`: for ever.

@@ -27,6 +27,7 @@ use prometheus_client::registry::Registry;
 pub struct Metrics {
     registry: Registry,
     pub connections_open: Gauge,
+    pub rooms_in_memory: Gauge,
     pub upgrades: Family<UpgradeLabels, Counter>,
     pub frames_received: Counter,
     pub frames_sent: Counter,
@@ -140,6 +141,12 @@ impl Metrics {
             "WebSocket connections open on this node",
             connections_open.clone(),
         );
+        let rooms_in_memory = Gauge::default();
+        registry.register(
+            "rooms_in_memory",
+            "Rooms the hub of this node keeps in memory (counted at each sweep of idle rooms)",
+            rooms_in_memory.clone(),
+        );
         let upgrades = Family::<UpgradeLabels, Counter>::default();
         registry.register(
             "upgrades",
@@ -214,6 +221,7 @@ impl Metrics {
         Metrics {
             registry,
             connections_open,
+            rooms_in_memory,
             upgrades,
             frames_received,
             frames_sent,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::protocol::LOBBY;
 use crate::server::auth::Auth;
 use crate::server::broker::{Broker, LocalBroker, RedisBroker, RedisSettings, RedisUnavailable};
 use crate::server::config::Config;
@@ -17,6 +18,7 @@ use crate::server::history::committer::Committer;
 use crate::server::hub::fanout::Hub;
 use crate::server::hub::mailbox::ConnectionId;
 use crate::server::hub::registry::ConnectionRegistry;
+use crate::server::hub::residency::spawn_room_sweeper;
 use crate::server::hub::socket_quota::SocketQuota;
 use crate::server::metrics::Metrics;
 use crate::server::rooms::directory::Directory;
@@ -132,9 +134,15 @@ impl AppState {
         let stores = store::open(&config.database).await.map_err(opening)?;
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(stores.messages, metrics.clone()));
-        let heads = store.heads().await.map_err(opening)?;
-        let hub = Arc::new(Hub::with_presence_limit(&heads, config.presence_limit));
+        // Rooms come into memory as they are used (see `hub::residency`); only the lobby,
+        // which every connection joins, is there from the start.
+        let lobby = (LOBBY.to_owned(), store.head(LOBBY).await.map_err(opening)?);
+        let hub = Arc::new(
+            Hub::with_presence_limit(&[lobby], config.presence_limit)
+                .with_room_limit(config.max_rooms_in_memory),
+        );
         hub.count_into(metrics.frames_sent.clone(), metrics.deliveries.clone());
+        spawn_room_sweeper(&hub, config.room_idle(), metrics.rooms_in_memory.clone());
         let registry = Arc::new(ConnectionRegistry::new());
         let shutdown = Shutdown::new();
         let broker: Arc<dyn Broker> = match &config.redis {

@@ -98,7 +98,11 @@ async fn run(
 /// could not be read (the caller retries).
 async fn fill(hub: &Hub, store: &dyn Store, room: &str, through: u64) -> bool {
     loop {
-        let after = hub.head(room);
+        // A room not in memory (or whose head it does not know) has nobody here to deliver
+        // to: whoever joins it reads its head from the store.
+        let Some(after) = hub.head_in_memory(room) else {
+            return true;
+        };
         if after >= through || hub.skip_unwatched(room, through) {
             return true;
         }
@@ -135,7 +139,9 @@ async fn sweep(hub: &Hub, store: &dyn Store) {
         }
     };
     for (room, head) in heads {
-        let published = hub.head(&room);
+        let Some(published) = hub.head_in_memory(&room) else {
+            continue;
+        };
         if published < head {
             tracing::info!(
                 room,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::protocol::User;
 use crate::server::broker::Broker;
-use crate::server::hub::fanout::{Hub, Joined};
+use crate::server::hub::fanout::{Hub, Joined, NotInMemory};
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
 use crate::server::hub::registry::ConnectionRegistry;
 use crate::server::store::Appended;
@@ -36,7 +36,12 @@ impl Broker for LocalBroker {
         self.registry.stop_user(user_id, why)
     }
 
-    fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined {
+    fn join(
+        &self,
+        room: &str,
+        subscriber: Subscriber,
+        user: &Arc<User>,
+    ) -> Result<Joined, NotInMemory> {
         self.hub.join(room, subscriber, user)
     }
 
@@ -75,10 +80,10 @@ mod tests {
     fn presence_travels_through_the_broker_joins_and_leaves() {
         let broker = broker();
         let (watcher, mut watching) = mailbox(1, 8);
-        broker.join("lobby", watcher, &person("w"));
+        broker.join("lobby", watcher, &person("w")).unwrap();
         let ada = person("ada");
         let (tab, _tab) = mailbox(2, 8);
-        let joined = broker.join("lobby", tab, &ada);
+        let joined = broker.join("lobby", tab, &ada).unwrap();
         assert_eq!(joined.online.len(), 2, "the watcher and Ada are online");
         assert_eq!(
             frame(&mut watching),
@@ -106,8 +111,8 @@ mod tests {
         let ada = person("ada");
         let (a, mut ada_tab) = mailbox(1, 8);
         let (b, mut bob_tab) = mailbox(2, 8);
-        broker.join("lobby", a, &ada);
-        broker.join("lobby", b, &person("bob"));
+        broker.join("lobby", a, &ada).unwrap();
+        broker.join("lobby", b, &person("bob")).unwrap();
         while ada_tab.try_recv().is_some() {} // Bob's arrival
         broker.typing("lobby", &ada);
         assert!(matches!(frame(&mut bob_tab), ServerFrame::Typing { .. }));

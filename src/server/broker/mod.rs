@@ -27,7 +27,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use crate::protocol::User;
-use crate::server::hub::fanout::Joined;
+use crate::server::hub::fanout::{Joined, NotInMemory};
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
 use crate::server::store::Appended;
 
@@ -51,8 +51,14 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Makes a connection of `user` a member of `room`: it receives every message published
     /// after the head it is told (and who is online there). If it is the person's first
-    /// connection in the room, the other members are told they came online.
-    fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined;
+    /// connection in the room, the other members are told they came online. A room whose
+    /// head is not in memory is not joined: see [`crate::server::rooms::heads::join`].
+    fn join(
+        &self,
+        room: &str,
+        subscriber: Subscriber,
+        user: &Arc<User>,
+    ) -> Result<Joined, NotInMemory>;
 
     /// Takes a connection out of `rooms` (on `leave`, and when it ends); where it was the
     /// person's last connection, the others are told they went offline.

@@ -24,7 +24,7 @@ use crate::server::broker::envelope::{Envelope, Event};
 use crate::server::broker::node_presence::{NodePresence, PresenceNode};
 use crate::server::broker::redis_link::{self, Outbound, Subscription};
 use crate::server::broker::Broker;
-use crate::server::hub::fanout::{Hub, Joined, NodeId};
+use crate::server::hub::fanout::{Hub, Joined, NodeId, NotInMemory};
 use crate::server::hub::mailbox::{ConnectionId, Stop, Subscriber};
 use crate::server::hub::registry::ConnectionRegistry;
 use crate::server::redis_url::RedisUrl;
@@ -234,7 +234,12 @@ impl Broker for RedisBroker {
         self.node.registry.stop_user(user_id, why)
     }
 
-    fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined {
+    fn join(
+        &self,
+        room: &str,
+        subscriber: Subscriber,
+        user: &Arc<User>,
+    ) -> Result<Joined, NotInMemory> {
         // The hub reports the arrival to the presence task, which tells the other nodes.
         self.node.hub.join(room, subscriber, user)
     }

@@ -14,6 +14,7 @@ use crate::server::connection::task::{ConnectionState, ConnectionTask};
 use crate::server::connection::writer::{ack_or_error, send_json, text_message};
 use crate::server::hub::fanout::Joined;
 use crate::server::rooms::directory::Denied;
+use crate::server::rooms::heads::{self, JoinFailed};
 use crate::server::store::{NewMessage, StoreError};
 
 impl ConnectionTask {
@@ -170,10 +171,16 @@ impl ConnectionTask {
             }
             Err(Denied::Store(err)) => return Err(store_refusal(err).into()),
         }
-        let joined = self
-            .core
-            .broker
-            .join(&room, connection.subscriber.clone(), &self.user);
+        let joined = match heads::join(&self.core, &room, &connection.subscriber, &self.user).await
+        {
+            Ok(joined) => joined,
+            Err(JoinFailed::Store(err)) => return Err(store_refusal(err).into()),
+            Err(JoinFailed::TooManyRooms(full)) => {
+                return Err(
+                    Refusal::new(ErrorCode::ServerBusy, format!("{full}; try again later")).into(),
+                )
+            }
+        };
         self.catch_up(socket, connection, room, joined, since).await
     }
 
@@ -354,6 +361,9 @@ impl ConnectionTask {
             .open_dm(&self.user, &other)
             .await
             .map_err(store_refusal)?;
+        let head = heads::room_head(&self.core, &room)
+            .await
+            .map_err(store_refusal)?;
         for (to, with) in [(&self.user.id, &other), (&other.id, &*self.user)] {
             let added = ServerFrame::RoomAdded {
                 room: RoomEntry {
@@ -362,7 +372,7 @@ impl ConnectionTask {
                     with: Some(with.clone()),
                     unread: 0,
                     mentions: 0,
-                    head: self.core.hub.head(&room),
+                    head,
                 },
             };
             self.core.broker.send_to_people(&added.to_json(), Some(to));

@@ -25,6 +25,7 @@ use crate::server::connection::writer::{ping, send_json, write_acks, write_batch
 use crate::server::hub::mailbox::{mailbox, ConnectionId, Mailbox, Received, Stop, Subscriber};
 use crate::server::hub::socket_quota::Admission;
 use crate::server::metrics::CloseCode;
+use crate::server::rooms::heads;
 use crate::server::shutdown::SocketGuard;
 use crate::server::state::Core;
 use crate::server::transport::chat_socket::ChatSocket;
@@ -164,10 +165,15 @@ impl ConnectionTask {
         // live messages already sent). Other rooms are joined with `join`. (Nothing here
         // is kept in a local that lives on: what a local holds at the loop's awaits is held
         // by every idle connection.)
-        let lobby = self
-            .core
-            .broker
-            .join(LOBBY, connection.subscriber.clone(), &self.user);
+        // The lobby never leaves memory, so this asks the store nothing; were it to, and the
+        // store not answer, the client reconnects later.
+        let lobby = match heads::join(&self.core, LOBBY, &connection.subscriber, &self.user).await {
+            Ok(lobby) => lobby,
+            Err(err) => {
+                tracing::warn!(connection = self.id, error = %err, "cannot join the lobby");
+                return Ending::Close(close_code::TRY_AGAIN_LATER, "try again later".into());
+            }
+        };
         connection
             .delivered
             .insert(lobby.id, lobby.room.clone(), lobby.head, lobby.head);

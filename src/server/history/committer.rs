@@ -305,7 +305,7 @@ mod tests {
             id: "w".into(),
             name: "W".into(),
         });
-        hub.join("lobby", sub, &person);
+        hub.join("lobby", sub, &person).unwrap();
         let broker = Arc::new(LocalBroker::new(hub, Arc::new(ConnectionRegistry::new())));
         let (committer, _thread) = Committer::start(store.clone(), broker).unwrap();
         (dir, store, committer, watcher)

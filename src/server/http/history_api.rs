@@ -30,7 +30,17 @@ pub async fn messages(
     if let Err(refused) = authorize_read(&state, &headers, &room).await {
         return refused;
     }
-    if !state.hub.has_room(&room) {
+    let exists = match state.directory.exists(&room).await {
+        Ok(exists) => exists,
+        Err(err) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StoreUnavailable,
+                format!("{err}; try again"),
+            )
+        }
+    };
+    if !exists {
         return error(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownRoom,

@@ -82,7 +82,17 @@ pub async fn post_message(
             "bots may not post in direct messages".into(),
         );
     }
-    if !state.hub.has_room(&room) {
+    let exists = match state.directory.exists(&room).await {
+        Ok(exists) => exists,
+        Err(err) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StoreUnavailable,
+                format!("{err}; try again"),
+            )
+        }
+    };
+    if !exists {
         return error(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownRoom,

@@ -22,13 +22,16 @@
 //! from other nodes may arrive late or not at all, so the broker publishes with
 //! [`Hub::publish_in_order`], which never lets a member see a seq gap.
 //!
-//! Rooms come into being when first joined or first published to. The set of rooms sits
-//! behind a read-write lock that only the first use of a room writes; each room then has its
-//! own mutex, so rooms never wait on one another.
+//! Rooms come into being when first published to, or joined once their head is known
+//! ([`Hub::restore`], from the store), and leave memory when nobody uses them
+//! ([`crate::server::hub::residency`]). The set of rooms sits behind a read-write lock that
+//! only a room's arrival or departure writes; each room then has its own mutex, so rooms
+//! never wait on one another.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::time::Instant;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
@@ -42,11 +45,14 @@ use crate::server::hub::mailbox::{
 };
 
 pub struct Hub {
-    rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
-    /// The number the next new room gets; rooms are never removed, so numbers are not reused.
+    pub(super) rooms: RwLock<HashMap<Arc<str>, Arc<Room>>>,
+    /// The number the next new room gets. A room that leaves memory and comes back gets a new
+    /// one: a connection still holding the old number for it has left it.
     next_room_id: AtomicU32,
     /// Rooms with more members than this get no presence or typing frames.
     presence_limit: usize,
+    /// Most rooms a join may bring into memory ([`Hub::restore`]); `usize::MAX`: no limit.
+    pub(super) max_rooms: usize,
     /// Where local comings and goings are reported, once someone asks
     /// ([`Hub::observe_presence`]): the Redis broker tells the other nodes.
     presence_observer: OnceLock<mpsc::UnboundedSender<LocalPresence>>,
@@ -85,6 +91,12 @@ pub struct Gap {
     pub through: u64,
 }
 
+/// A join found the room out of memory, or in memory for other nodes' presence only: its head
+/// must come from the store first ([`Hub::restore`]), then the join is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the room's head is not in memory")]
+pub struct NotInMemory;
+
 /// What a connection learns by joining a room.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Joined {
@@ -101,14 +113,13 @@ pub struct Joined {
 /// One room. A single mutex covers members and head so that joining and publishing are
 /// ordered: a joiner either gets a message from the store (seq ≤ the head it saw) or in its
 /// mailbox (seq > head), never both and never neither.
-struct Room {
+pub(super) struct Room {
     id: RoomId,
-    name: Arc<str>,
+    pub(super) name: Arc<str>,
     state: Mutex<RoomState>,
 }
 
-#[derive(Default)]
-struct RoomState {
+pub(super) struct RoomState {
     /// In connection order (ids are handed out in turn), so every batch wakes the members'
     /// tasks, and they write, in the same order, oldest connection first. In a hash map's
     /// order, at 10,000 members, the benchmark's reader processes sharing the cores were
@@ -121,10 +132,24 @@ struct RoomState {
     /// Each person online in this room on other nodes, with those nodes.
     remote: HashMap<Person, BTreeSet<NodeId>>,
     /// Seq of the last message published.
-    head: u64,
+    pub(super) head: u64,
+    /// Whether every message after `head` will be published here: true once the head came
+    /// from the store or a publish; false for a room that only other nodes' presence
+    /// brought into memory (its head of 0 says nothing about its history).
+    pub(super) head_known: bool,
+    /// When a message, a join or a leave last touched the room: rooms long untouched and
+    /// without members leave memory first.
+    pub(super) last_used: Instant,
+    /// Taken out of memory: whoever locked it after that must look the room up again.
+    pub(super) evicted: bool,
 }
 
 impl RoomState {
+    /// Whether the room may leave memory: nobody is in it, here or on another node.
+    pub(super) fn is_unused(&self) -> bool {
+        self.members.is_empty() && self.remote.is_empty()
+    }
+
     /// Everyone online in the room, here or on another node, each person once.
     fn people(&self) -> impl Iterator<Item = &Person> {
         let remote_only = self
@@ -189,7 +214,8 @@ impl Hub {
         let rooms = std::iter::once(&lobby)
             .chain(heads)
             .map(|(name, head)| {
-                let room = Room::new(next_room_id.fetch_add(1, Ordering::Relaxed), name, *head);
+                let id = next_room_id.fetch_add(1, Ordering::Relaxed);
+                let room = Room::new(id, name, Some(*head));
                 (room.name.clone(), Arc::new(room))
             })
             .collect();
@@ -197,6 +223,7 @@ impl Hub {
             rooms: RwLock::new(rooms),
             next_room_id,
             presence_limit,
+            max_rooms: usize::MAX,
             presence_observer: OnceLock::new(),
             counted: OnceLock::new(),
         }
@@ -226,9 +253,9 @@ impl Hub {
         }
     }
 
-    /// The room called `name`, created (empty, at head 0) on first use. Names are checked
-    /// by the protocol before they get here.
-    fn room(&self, name: &str) -> Arc<Room> {
+    /// The room called `name`, brought into memory (empty, its head not known) if it is not.
+    /// Names are checked by the protocol before they get here.
+    pub(super) fn room(&self, name: &str) -> Arc<Room> {
         if let Some(room) = self.existing(name) {
             return room;
         }
@@ -237,7 +264,7 @@ impl Hub {
             .entry(Arc::from(name))
             .or_insert_with(|| {
                 let id = self.next_room_id.fetch_add(1, Ordering::Relaxed);
-                Arc::new(Room::new(id, name, 0))
+                Arc::new(Room::new(id, name, None))
             })
             .clone()
     }
@@ -247,7 +274,30 @@ impl Hub {
         rooms.get(name).cloned()
     }
 
-    /// Whether `name` has been joined or has history.
+    /// Runs `f` on room `name` under its lock: the room in memory, or (`bring_in`) brought
+    /// into memory if it is not; `None` if it is not and may stay out. A room found just as
+    /// it left memory is looked up again, so nothing is ever done to a room that is gone.
+    pub(super) fn with_room<R>(
+        &self,
+        name: &str,
+        bring_in: bool,
+        f: impl FnOnce(&Room, &mut RoomState) -> R,
+    ) -> Option<R> {
+        loop {
+            let room = if bring_in {
+                self.room(name)
+            } else {
+                self.existing(name)?
+            };
+            let mut state = room.lock();
+            if state.evicted {
+                continue;
+            }
+            return Some(f(&room, &mut state));
+        }
+    }
+
+    /// Whether `name` is in memory: joined, published to, or known to other nodes' presence.
     pub fn has_room(&self, name: &str) -> bool {
         self.existing(name).is_some()
     }
@@ -255,9 +305,32 @@ impl Hub {
     /// Adds (or re-adds) a connection of `user` to a room. It receives every message
     /// published after this call. If it is the person's first connection here, the other
     /// members are told they came online.
-    pub fn join(&self, room: &str, subscriber: Subscriber, user: &Arc<User>) -> Joined {
-        let room = self.room(room);
-        let mut state = room.lock();
+    ///
+    /// A room whose head is not in memory is not joined ([`NotInMemory`]): the caller reads
+    /// the head from the store, gives it to [`Hub::restore`] and joins again.
+    pub fn join(
+        &self,
+        room: &str,
+        subscriber: Subscriber,
+        user: &Arc<User>,
+    ) -> Result<Joined, NotInMemory> {
+        self.with_room(room, false, |room, state| {
+            if !state.head_known {
+                return Err(NotInMemory);
+            }
+            Ok(self.add_member(room, state, subscriber, user))
+        })
+        .unwrap_or(Err(NotInMemory))
+    }
+
+    fn add_member(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        subscriber: Subscriber,
+        user: &Arc<User>,
+    ) -> Joined {
+        state.last_used = Instant::now();
         let id = subscriber.id;
         let rejoined = state.members.contains_key(&id);
         state.members.insert(
@@ -271,9 +344,9 @@ impl Hub {
             let connections = state.online.entry(Person(user.clone())).or_insert(0);
             *connections += 1;
             if *connections == 1 {
-                self.report(&room, user, true);
+                self.report(room, user, true);
                 if !state.is_remote(&user.id) {
-                    self.announce(&room, &mut state, user, true, Some(id));
+                    self.announce(room, state, user, true, Some(id));
                 }
             }
         }
@@ -297,37 +370,38 @@ impl Hub {
     /// with the rooms it joined, and on `leave`).
     pub fn leave<'a>(&self, rooms: impl IntoIterator<Item = &'a str>, connection: ConnectionId) {
         for name in rooms {
-            if let Some(room) = self.existing(name) {
-                let mut state = room.lock();
-                self.remove_member(&room, &mut state, connection);
-            }
+            self.with_room(name, false, |room, state| {
+                state.last_used = Instant::now();
+                self.remove_member(room, state, connection);
+            });
         }
     }
 
     /// `user` is typing in `room`: every member but the typist's own connections is told.
     pub fn typing(&self, room: &str, user: &User) {
-        let Some(room) = self.existing(room) else {
+        if !self.has_room(room) {
             return;
-        };
+        }
         // Serialized once, outside the lock, like a message.
         let frame = EncodedFrame::text(
             ServerFrame::Typing {
-                room: room.name.to_string(),
+                room: room.to_owned(),
                 user: user.clone(),
             }
             .to_json(),
         );
-        let mut state = room.lock();
-        if state.members.len() > self.presence_limit {
-            return;
-        }
-        self.offer_all(
-            &room,
-            &mut state,
-            Arc::from([(UNSEQUENCED, frame)]),
-            &[],
-            |member| member.user.id != user.id,
-        );
+        self.with_room(room, false, |room, state| {
+            if state.members.len() > self.presence_limit {
+                return;
+            }
+            self.offer_all(
+                room,
+                state,
+                Arc::from([(UNSEQUENCED, frame)]),
+                &[],
+                |member| member.user.id != user.id,
+            );
+        });
     }
 
     /// Takes a connection out of a room; if it was the person's last one there, the others
@@ -356,9 +430,10 @@ impl Hub {
     /// joined it) or went offline there. The room's members here are told only if that
     /// changes whether the person is online anywhere.
     pub fn remote_presence(&self, node: &NodeId, room: &str, user: &User, online: bool) {
-        let room = self.room(room);
-        let mut state = room.lock();
-        self.set_remote(&room, &mut state, node, user, online);
+        // Someone leaving a room that is not here changes nothing here.
+        self.with_room(room, online, |room, state| {
+            self.set_remote(room, state, node, user, online);
+        });
     }
 
     fn set_remote(
@@ -409,6 +484,18 @@ impl Hub {
         for room in known.iter().chain(&unknown) {
             let there = rooms.get(room.name.as_ref()).map_or(&[][..], Vec::as_slice);
             let mut state = room.lock();
+            if state.evicted {
+                // It left memory once its last remote person left; whoever is there now is
+                // brought in below, in the room that replaced it.
+                if !there.is_empty() {
+                    self.with_room(&room.name, true, |room, state| {
+                        for user in there {
+                            self.set_remote(room, state, node, user, true);
+                        }
+                    });
+                }
+                continue;
+            }
             let departed: Vec<User> = state
                 .remote
                 .iter()
@@ -455,14 +542,16 @@ impl Hub {
 
     /// Moves `room`'s head to `through` if nobody here is in the room (nothing to deliver:
     /// a joiner reads up to the head from the store). False if it has members.
+    /// A room that is not in memory has nothing to deliver either: it stays out.
     pub fn skip_unwatched(&self, room: &str, through: u64) -> bool {
-        let room = self.room(room);
-        let mut state = room.lock();
-        if !state.members.is_empty() {
-            return false;
-        }
-        state.head = state.head.max(through);
-        true
+        self.with_room(room, false, |_, state| {
+            if !state.members.is_empty() {
+                return false;
+            }
+            state.head = state.head.max(through);
+            true
+        })
+        .unwrap_or(true)
     }
 
     /// Every room's head, as this node has published them.
@@ -609,77 +698,112 @@ impl Hub {
                 .push((message.seq, EncodedFrame::text(message.to_frame_json())));
         }
         let mut queued = 0;
-        for (name, mut frames) in by_room {
-            let room = self.room(name);
-            let mut state = room.lock();
-            let head = state.head;
-            frames.retain(|(seq, _)| *seq > head);
-            let Some(&(last, _)) = frames.last() else {
-                continue;
-            };
-            if let Some(gaps) = gaps.as_deref_mut() {
-                if !state.members.is_empty() {
-                    // The first message that does not follow the one before it (or the head).
-                    let follows = std::iter::once(head)
-                        .chain(frames.iter().map(|(seq, _)| *seq))
-                        .zip(frames.iter().map(|(seq, _)| *seq))
-                        .take_while(|(before, seq)| *seq == before + 1)
-                        .count();
-                    if follows < frames.len() {
-                        let after = if follows == 0 {
-                            head
-                        } else {
-                            frames[follows - 1].0
-                        };
-                        gaps.push(Gap {
-                            room: room.name.clone(),
-                            after,
-                            through: last,
-                        });
-                        frames.truncate(follows);
-                    }
-                }
-            }
-            let Some(&(last, _)) = frames.last() else {
-                continue;
-            };
-            state.head = last;
-            queued += self.offer_all(&room, &mut state, frames.into(), answered, |_| true);
+        for (name, frames) in by_room {
+            // Brought into memory if need be: a joiner that read the room's head from the
+            // store before this batch was committed must still find the batch's head here.
+            let gaps = gaps.as_deref_mut();
+            queued += self
+                .with_room(name, true, |room, state| {
+                    self.publish_room(room, state, frames, answered, gaps)
+                })
+                .unwrap_or(0);
         }
         queued
     }
 
-    /// The last seq published to `room` (0 for a room never used).
+    /// Publishes one room's part of a batch (see [`Hub::publish_rooms`]).
+    fn publish_room(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        mut frames: Vec<Frame>,
+        answered: &[ConnectionId],
+        gaps: Option<&mut Vec<Gap>>,
+    ) -> usize {
+        let head = state.head;
+        frames.retain(|(seq, _)| *seq > head);
+        let Some(&(last, _)) = frames.last() else {
+            return 0;
+        };
+        if let Some(gaps) = gaps {
+            if !state.members.is_empty() {
+                // The first message that does not follow the one before it (or the head).
+                let follows = std::iter::once(head)
+                    .chain(frames.iter().map(|(seq, _)| *seq))
+                    .zip(frames.iter().map(|(seq, _)| *seq))
+                    .take_while(|(before, seq)| *seq == before + 1)
+                    .count();
+                if follows < frames.len() {
+                    let after = if follows == 0 {
+                        head
+                    } else {
+                        frames[follows - 1].0
+                    };
+                    gaps.push(Gap {
+                        room: room.name.clone(),
+                        after,
+                        through: last,
+                    });
+                    frames.truncate(follows);
+                }
+            }
+        }
+        let Some(&(last, _)) = frames.last() else {
+            return 0;
+        };
+        state.head = last;
+        state.head_known = true;
+        state.last_used = Instant::now();
+        self.offer_all(room, state, frames.into(), answered, |_| true)
+    }
+
+    /// The last seq published to `room` (0 for a room not in memory: see
+    /// [`Hub::head_in_memory`]).
     pub fn head(&self, room: &str) -> u64 {
-        self.existing(room).map_or(0, |room| room.lock().head)
+        self.head_in_memory(room).unwrap_or(0)
+    }
+
+    /// The last seq published to `room`, if the room is in memory and its head known there;
+    /// otherwise the store has it.
+    pub fn head_in_memory(&self, room: &str) -> Option<u64> {
+        self.with_room(room, false, |_, state| {
+            state.head_known.then_some(state.head)
+        })
+        .flatten()
     }
 
     /// How many distinct people are online in `room`.
     pub fn online_count(&self, room: &str) -> usize {
-        self.existing(room)
-            .map_or(0, |room| room.lock().people().count())
+        self.with_room(room, false, |_, state| state.people().count())
+            .unwrap_or(0)
     }
 
-    /// Members of `room` (0 for a room never used).
+    /// Members of `room` (0 for a room not in memory).
     pub fn member_count(&self, room: &str) -> usize {
-        self.existing(room)
-            .map_or(0, |room| room.lock().members.len())
+        self.with_room(room, false, |_, state| state.members.len())
+            .unwrap_or(0)
     }
 }
 
 impl Room {
-    fn new(id: RoomId, name: &str, head: u64) -> Self {
+    /// A room at `head`, or (`None`) one whose head is not known yet.
+    fn new(id: RoomId, name: &str, head: Option<u64>) -> Self {
         Room {
             id,
             name: Arc::from(name),
             state: Mutex::new(RoomState {
-                head,
-                ..RoomState::default()
+                members: BTreeMap::new(),
+                online: HashMap::new(),
+                remote: HashMap::new(),
+                head: head.unwrap_or(0),
+                head_known: head.is_some(),
+                last_used: Instant::now(),
+                evicted: false,
             }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, RoomState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, RoomState> {
         // A panic while holding the lock leaves plain data behind, still consistent enough to
         // keep serving: recover instead of poisoning the room forever.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -723,7 +847,7 @@ mod tests {
 
     fn joined(hub: &Hub, id: ConnectionId, capacity: usize) -> (u64, Mailbox) {
         let (sub, mailbox) = mailbox(id, capacity);
-        let head = hub.join("lobby", sub, &person(id)).head;
+        let head = hub.join("lobby", sub, &person(id)).unwrap().head;
         (head, mailbox)
     }
 
@@ -904,11 +1028,12 @@ mod tests {
         assert!(hub.has_room("old"));
         assert!(!hub.has_room("new"));
         let (sub, mut in_new) = mailbox(1, 8);
-        assert_eq!(hub.join("new", sub, &person(1)).head, 0);
+        hub.restore("new", 0).unwrap(); // the store has nothing for it
+        assert_eq!(hub.join("new", sub, &person(1)).unwrap().head, 0);
         assert!(hub.has_room("new"));
         let (sub, mut in_old) = mailbox(2, 8);
         assert_eq!(
-            hub.join("old", sub, &person(2)).head,
+            hub.join("old", sub, &person(2)).unwrap().head,
             3,
             "history continues where the store left off"
         );
@@ -922,7 +1047,7 @@ mod tests {
         m.room = "quiet".into();
         hub.publish(&m);
         let (sub, _mailbox) = mailbox(3, 8);
-        assert_eq!(hub.join("quiet", sub, &person(3)).head, 5);
+        assert_eq!(hub.join("quiet", sub, &person(3)).unwrap().head, 5);
     }
 
     fn frame(mailbox: &mut Mailbox) -> ServerFrame {
@@ -934,13 +1059,13 @@ mod tests {
     fn a_person_with_two_connections_is_online_once_and_leaves_with_the_last() {
         let hub = Hub::new(&[]);
         let (watcher, mut watching) = mailbox(1, 8);
-        hub.join("lobby", watcher, &person(1));
+        hub.join("lobby", watcher, &person(1)).unwrap();
         let ada = person(2);
         let (tab1, _t1) = mailbox(2, 8);
         let (tab2, _t2) = mailbox(3, 8);
-        let first = hub.join("lobby", tab1, &ada);
+        let first = hub.join("lobby", tab1, &ada).unwrap();
         assert_eq!(first.online.len(), 2, "the watcher and Ada");
-        let second = hub.join("lobby", tab2, &ada);
+        let second = hub.join("lobby", tab2, &ada).unwrap();
         assert_eq!(second.online.len(), 2, "Ada's second tab adds nobody");
         assert_eq!(hub.online_count("lobby"), 2);
         assert_eq!(
@@ -973,9 +1098,9 @@ mod tests {
         let (a1, mut ada_tab1) = mailbox(1, 8);
         let (a2, mut ada_tab2) = mailbox(2, 8);
         let (b, mut bob) = mailbox(3, 8);
-        hub.join("lobby", a1, &ada);
-        hub.join("lobby", a2, &ada);
-        hub.join("lobby", b, &person(3));
+        hub.join("lobby", a1, &ada).unwrap();
+        hub.join("lobby", a2, &ada).unwrap();
+        hub.join("lobby", b, &person(3)).unwrap();
         while ada_tab1.try_recv().is_some() {} // Bob's arrival
         while ada_tab2.try_recv().is_some() {}
         hub.typing("lobby", &ada);
@@ -994,12 +1119,12 @@ mod tests {
     fn rooms_above_the_presence_limit_get_no_presence_or_typing_frames() {
         let hub = Hub::with_presence_limit(&[], 2);
         let (a, mut first) = mailbox(1, 8);
-        hub.join("lobby", a, &person(1));
+        hub.join("lobby", a, &person(1)).unwrap();
         let (b, _second) = mailbox(2, 8);
-        hub.join("lobby", b, &person(2));
+        hub.join("lobby", b, &person(2)).unwrap();
         assert!(matches!(frame(&mut first), ServerFrame::Presence { .. }));
         let (c, _third) = mailbox(3, 8);
-        let crowded = hub.join("lobby", c, &person(3));
+        let crowded = hub.join("lobby", c, &person(3)).unwrap();
         assert!(crowded.online.is_empty(), "no member list above the limit");
         hub.typing("lobby", &person(2));
         assert!(
@@ -1013,7 +1138,8 @@ mod tests {
         let hub = Hub::new(&[]);
         let _a = joined(&hub, 1, 8);
         let (sub, _b) = mailbox(1, 8);
-        hub.join("other", sub, &person(1));
+        hub.restore("other", 0).unwrap();
+        hub.join("other", sub, &person(1)).unwrap();
         hub.leave(["lobby", "other", "never-used"], 1);
         assert_eq!(hub.member_count("lobby"), 0);
         assert_eq!(hub.member_count("other"), 0);
@@ -1083,7 +1209,7 @@ mod tests {
     fn people_on_other_nodes_are_online_here_and_announced_only_on_real_changes() {
         let hub = Hub::new(&[]);
         let (watcher, mut watching) = mailbox(1, 16);
-        hub.join("lobby", watcher, &person(1));
+        hub.join("lobby", watcher, &person(1)).unwrap();
         let ada = person(2);
         let (one, two): (NodeId, NodeId) = (Arc::from("n1"), Arc::from("n2"));
         hub.remote_presence(&one, "lobby", &ada, true);
@@ -1096,10 +1222,10 @@ mod tests {
         assert_eq!(hub.online_count("lobby"), 2);
         // Ada's tab here: still one person, no notice; a joiner sees her once.
         let (tab, _tab) = mailbox(3, 8);
-        hub.join("lobby", tab, &ada);
+        hub.join("lobby", tab, &ada).unwrap();
         assert!(watching.try_recv().is_none());
         let (late, _late) = mailbox(4, 8);
-        let joined = hub.join("lobby", late, &person(4));
+        let joined = hub.join("lobby", late, &person(4)).unwrap();
         assert_eq!(joined.online.len(), 3, "watcher, Ada once, the joiner");
         while watching.try_recv().is_some() {} // the joiner's arrival
         hub.leave(["lobby"], 3);
@@ -1135,8 +1261,8 @@ mod tests {
         let ada = person(1);
         let (tab1, _t1) = mailbox(1, 8);
         let (tab2, _t2) = mailbox(2, 8);
-        hub.join("lobby", tab1, &ada);
-        hub.join("lobby", tab2, &ada);
+        hub.join("lobby", tab1, &ada).unwrap();
+        hub.join("lobby", tab2, &ada).unwrap();
         let first = changes.try_recv().unwrap();
         assert_eq!((first.room.as_ref(), first.online), ("lobby", true));
         assert!(changes.try_recv().is_err(), "a second tab is no change");
@@ -1144,7 +1270,7 @@ mod tests {
         assert!(changes.try_recv().is_err());
         // Bob's queue holds one batch: the second evicts him, which is a departure too.
         let (slow, _slow) = mailbox(3, 1);
-        hub.join("lobby", slow, &person(3));
+        hub.join("lobby", slow, &person(3)).unwrap();
         assert!(changes.try_recv().unwrap().online);
         hub.publish(&message(1));
         hub.publish(&message(2));

@@ -132,7 +132,18 @@ impl Directory {
         user: &User,
         head: impl Fn(&str) -> u64,
     ) -> Result<Vec<RoomEntry>, StoreError> {
-        let memberships = self.rooms.memberships(&user.id).await?;
+        let memberships = self.memberships(user).await?;
+        Ok(Self::list(memberships, head))
+    }
+
+    /// The rooms on `user`'s list, as stored, for [`Directory::list`].
+    pub async fn memberships(&self, user: &User) -> Result<Vec<Membership>, StoreError> {
+        self.rooms.memberships(&user.id).await
+    }
+
+    /// A room list of `memberships`: the lobby first, then by name; `head` gives each room's
+    /// last seq for the unread counts.
+    pub fn list(memberships: Vec<Membership>, head: impl Fn(&str) -> u64) -> Vec<RoomEntry> {
         let mut list = Vec::with_capacity(memberships.len() + 1);
         let mut has_lobby = false;
         for Membership {
@@ -164,7 +175,12 @@ impl Directory {
             });
         }
         list.sort_by(|a, b| (a.name != LOBBY, &a.name).cmp(&(b.name != LOBBY, &b.name)));
-        Ok(list)
+        list
+    }
+
+    /// Whether `room` exists: someone joined it, it is a DM, or it has history.
+    pub async fn exists(&self, room: &str) -> Result<bool, StoreError> {
+        Ok(self.access(room).await?.is_some())
     }
 
     /// The person with id `user_id`, if the server knows them (an account, or a guest with a

@@ -2,10 +2,15 @@
 //! has it, its latest page of history, and their room list with unread counts.
 
 use crate::protocol::{
-    is_dm_room, mentions, HistoryPage, RoomEntry, RoomKind, RoomSnapshot, User, Viewer, PAGE_SIZE,
+    is_dm_room, mentions, HistoryPage, RoomEntry, RoomKind, RoomSnapshot, User, Viewer, LOBBY,
+    PAGE_SIZE,
 };
 use crate::server::auth::{Identity, IdentityKind};
+use std::collections::HashMap;
+
 use crate::server::rooms::access::{authorize_read, ReadDenied};
+use crate::server::rooms::directory::Directory;
+use crate::server::rooms::heads::room_head;
 use crate::server::state::Core;
 use crate::server::store::StoreError;
 
@@ -22,20 +27,25 @@ pub async fn room_snapshot(
     let history = history_page(core, room, before).await?;
     let rooms = match &identity {
         Some(identity) => {
-            let mut rooms = core
-                .directory
-                .room_list(&identity.user, |name| core.hub.head(name))
-                .await?;
+            let memberships = core.directory.memberships(&identity.user).await?;
+            let mut heads = HashMap::new();
+            for name in memberships
+                .iter()
+                .map(|membership| membership.room.as_str())
+                .chain([LOBBY])
+            {
+                heads.insert(name.to_owned(), room_head(core, name).await?);
+            }
+            let mut rooms = Directory::list(memberships, |name| heads[name]);
             count_mentions(core, &identity.user, &mut rooms).await?;
             rooms
         }
         None => Vec::new(),
     };
-    let current = rooms
-        .iter()
-        .find(|entry| entry.name == room)
-        .cloned()
-        .unwrap_or_else(|| RoomEntry {
+    let listed = rooms.iter().find(|entry| entry.name == room).cloned();
+    let current = match listed {
+        Some(entry) => entry,
+        None => RoomEntry {
             name: room.to_owned(),
             kind: if is_dm_room(room) {
                 RoomKind::Dm
@@ -45,8 +55,9 @@ pub async fn room_snapshot(
             with: None,
             unread: 0,
             mentions: 0,
-            head: core.hub.head(room),
-        });
+            head: room_head(core, room).await?,
+        },
+    };
     Ok(RoomSnapshot {
         me: identity.map(|identity| Viewer {
             account: identity.kind == IdentityKind::Account,
@@ -78,19 +89,11 @@ async fn count_mentions(core: &Core, me: &User, rooms: &mut [RoomEntry]) -> Resu
     Ok(())
 }
 
-/// A room's latest page (or the one before `before`), [`PAGE_SIZE`] messages; a room nobody
-/// has used is empty, without asking the store.
+/// A room's latest page (or the one before `before`), [`PAGE_SIZE`] messages.
 pub async fn history_page(
     core: &Core,
     room: &str,
     before: Option<u64>,
 ) -> Result<HistoryPage, StoreError> {
-    if !core.hub.has_room(room) {
-        return Ok(HistoryPage {
-            room: room.to_owned(),
-            messages: Vec::new(),
-            has_more: false,
-        });
-    }
     core.store.page(room, before, PAGE_SIZE).await
 }

@@ -43,6 +43,10 @@ impl Store for MeteredStore {
         self.inner.heads().await
     }
 
+    async fn head(&self, room: &str) -> Result<u64, StoreError> {
+        self.inner.head(room).await
+    }
+
     async fn range(
         &self,
         room: &str,

@@ -112,6 +112,10 @@ pub trait Store: Send + Sync + 'static {
     /// The last seq of every room that has messages.
     async fn heads(&self) -> Result<Vec<(String, u64)>, StoreError>;
 
+    /// The last seq of `room` (0 if it has no messages): where a room that left the hub's
+    /// memory comes back.
+    async fn head(&self, room: &str) -> Result<u64, StoreError>;
+
     /// Messages of `room` with `after < seq <= up_to`, in seq order.
     async fn range(
         &self,

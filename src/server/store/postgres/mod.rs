@@ -102,6 +102,14 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn head(&self, room: &str) -> Result<u64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT head FROM room_heads WHERE room = $1")
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        head.map_or(Ok(0), seq_from_column)
+    }
+
     async fn range(
         &self,
         room: &str,

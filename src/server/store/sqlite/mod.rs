@@ -18,7 +18,9 @@ mod writer;
 
 use crate::protocol::{ChatMessage, HistoryPage};
 use crate::server::clock::unix_millis;
-use crate::server::store::sql::{message_from_row, to_i64, MESSAGE_COLUMNS as COLUMNS};
+use crate::server::store::sql::{
+    message_from_row, seq_from_column, to_i64, MESSAGE_COLUMNS as COLUMNS,
+};
 use crate::server::store::{Appended, NewMessage, Store, StoreError};
 use writer::Writer;
 
@@ -103,6 +105,14 @@ impl Store for SqliteStore {
                 Ok((row.try_get("room")?, u64::try_from(head).unwrap_or(0)))
             })
             .collect()
+    }
+
+    async fn head(&self, room: &str) -> Result<u64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE room = ?")
+            .bind(room)
+            .fetch_one(&self.pool)
+            .await?;
+        head.map_or(Ok(0), seq_from_column)
     }
 
     async fn range(
