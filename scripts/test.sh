@@ -36,6 +36,8 @@ scripts/fuzz.sh 10
 step "Release build (wasm-opt, precompressed), its first load, and a chat in it"
 scripts/release.sh
 python3 bench/first_load.py --requests 300 --out target/first-load.md
+step "Soak: the release build under mixed load and churn for 20 s (nothing lost, nothing left over)"
+scripts/soak.sh --seconds 20
 (cd end2end && E2E_BINARY=../target/release/huddle PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
   npx playwright test tests/chat.spec.ts -g 'two people chat')
 

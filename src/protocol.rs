@@ -306,6 +306,9 @@ pub enum ErrorCode {
     RateLimited,
     /// No such person (an `open_dm` for a user id the server does not know).
     UnknownUser,
+    /// A `join` past the rooms one connection may be in at once
+    /// (`--max-rooms-per-connection`); leave one first.
+    TooManyRooms,
     /// The server has as many rooms in use as it keeps (`--max-rooms-in-memory`); the join
     /// was not done. Retry later.
     ServerBusy,

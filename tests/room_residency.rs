@@ -1,6 +1,7 @@
 //! Rooms in memory are bounded: a room nobody is in leaves the hub and comes back from the
 //! store on the next join, with no gap and no duplicate, and when every room kept in memory
-//! has members, one more join is refused with `server_busy` rather than growing memory.
+//! has members, one more join is refused with `server_busy` rather than growing memory. One
+//! connection may be in a bounded number of rooms at once.
 
 mod common;
 
@@ -81,6 +82,22 @@ async fn an_unused_room_leaves_memory_and_comes_back_where_its_history_ends() {
     assert_eq!(seq, 4, "seqs go on from the store's head");
     assert_eq!(reader.next_message().await.seq, 4, "live again");
     reader.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn one_connection_may_be_in_a_bounded_number_of_rooms() {
+    let server = TestServer::start_with(|config| config.max_rooms_per_connection = 3).await;
+    let mut client = server.client().await;
+    client.join_room("one", Some(0)).await;
+    client.join_room("two", Some(0)).await; // with the lobby, three
+    let (code, message) = client.refused(r#"{"type":"join","room":"three"}"#).await;
+    assert_eq!(code, ErrorCode::TooManyRooms, "{message}");
+    assert!(message.contains("leave one first"), "{message}");
+    client.join_room("two", Some(0)).await; // joining again is no new room
+    leave(&mut client, "one").await;
+    client.join_room("three", Some(0)).await;
+    client.say_in("three", "x-1", "in three").await;
+    client.ack_for("x-1").await;
 }
 
 #[tokio::test]

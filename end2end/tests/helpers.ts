@@ -30,7 +30,8 @@ export const WORDS = {
     connect: '连接',
     disconnect: '断开连接',
     you: '（你）',
-    time: /^\d\d:\d\d$/,
+    // zh-CN writes a time of day on the 24-hour clock, the hour without a leading zero: 0:54, 14:05.
+    time: /^\d{1,2}:\d\d$/,
   },
 } as const;
 

@@ -169,6 +169,9 @@ fn refusal(code: ErrorCode) -> String {
         ErrorCode::BinaryNotSupported => {
             "binary frames are not supported; send JSON text frames".to_owned()
         }
+        ErrorCode::TooManyRooms => {
+            "you are in as many rooms as one connection may be; leave one first".to_owned()
+        }
         ErrorCode::ServerBusy => {
             "the server has as many rooms in use as it keeps; try again later".to_owned()
         }

@@ -154,6 +154,7 @@ fn refusal(code: ErrorCode) -> String {
         ErrorCode::Forbidden => "你不能在此聊天室这样做".to_owned(),
         ErrorCode::UnknownRoom => "没有这个聊天室，或你尚未加入".to_owned(),
         ErrorCode::UnknownUser => "没有这个用户".to_owned(),
+        ErrorCode::TooManyRooms => "你加入的聊天室已达上限；请先离开一个".to_owned(),
         ErrorCode::ServerBusy => "服务器上使用中的聊天室已达上限；请稍后再试".to_owned(),
         ErrorCode::StoreUnavailable => "消息未能保存；请重试".to_owned(),
         other => format!("服务器无法处理此请求（{other:?}）"),

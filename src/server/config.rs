@@ -195,6 +195,11 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_NEW_ROOMS_PER_MINUTE", default_value_t = 10)]
     pub new_rooms_per_minute: u32,
 
+    /// Most rooms one connection may be in at once, the lobby included; a `join` past it is
+    /// refused with `too_many_rooms` (leave one first). Default 100.
+    #[arg(long, env = "HUDDLE_MAX_ROOMS_PER_CONNECTION", default_value_t = 100)]
+    pub max_rooms_per_connection: usize,
+
     /// Most rooms kept in memory at once. Rooms nobody is in leave memory after
     /// `--room-idle-secs`, and at once, least recently used first, when a join needs the
     /// space; when every room has members, joining one more is refused with `server_busy`.

@@ -88,6 +88,8 @@ pub struct SocketSettings {
     /// The client's frame rate limit: steady rate (0: no limit) and burst.
     pub rate_per_sec: u32,
     pub rate_burst: u32,
+    /// Most rooms one connection may be in at once, the lobby included.
+    pub max_rooms_per_connection: usize,
 }
 
 impl SocketSettings {
@@ -100,6 +102,7 @@ impl SocketSettings {
             reconnect_spread: Duration::from_millis(config.reconnect_spread_ms),
             rate_per_sec: config.rate_limit_per_sec,
             rate_burst: config.rate_limit_burst,
+            max_rooms_per_connection: config.max_rooms_per_connection,
         }
     }
 }

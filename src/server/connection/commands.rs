@@ -142,6 +142,14 @@ impl ConnectionTask {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
+        let most = self.core.sockets.max_rooms_per_connection;
+        if !connection.delivered.contains(&room) && connection.delivered.len() >= most {
+            return Err(Refusal::new(
+                ErrorCode::TooManyRooms,
+                format!("this connection is in {most} rooms, its most; leave one first"),
+            )
+            .into());
+        }
         let authorized = self
             .core
             .directory

@@ -58,6 +58,15 @@ impl RoomCursors {
         }
     }
 
+    /// How many rooms the connection is in, the lobby included.
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
     pub fn contains(&self, room: &str) -> bool {
         self.position(room).is_some()
     }
