@@ -30,15 +30,9 @@ pub async fn messages(
     if let Err(refused) = authorize_read(&state, &headers, &room).await {
         return refused;
     }
-    let exists = match state.directory.exists(&room).await {
+    let exists = match room_exists(&state, &room).await {
         Ok(exists) => exists,
-        Err(err) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::StoreUnavailable,
-                format!("{err}; try again"),
-            )
-        }
+        Err(unavailable) => return unavailable,
     };
     if !exists {
         return error(
@@ -111,6 +105,18 @@ pub async fn page(
         .page(room, before, limit)
         .await
         .map_err(|err| format!("cannot load history: {err}"))
+}
+
+/// Whether `room` exists (someone joined it, it is a DM, or it has history); a 503 answer if
+/// the store cannot say. Shared with the post API.
+pub async fn room_exists(state: &AppState, room: &str) -> Result<bool, Response> {
+    state.directory.exists(room).await.map_err(|err| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StoreUnavailable,
+            format!("{err}; try again"),
+        )
+    })
 }
 
 pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {

@@ -23,7 +23,7 @@ use crate::protocol::{
 use crate::server::auth::api_tokens;
 use crate::server::clock::unix_millis;
 use crate::server::connection::inbound::Refusal;
-use crate::server::http::history_api::error;
+use crate::server::http::history_api::{error, room_exists};
 use crate::server::state::AppState;
 use crate::server::store::{Appended, NewMessage};
 
@@ -82,15 +82,9 @@ pub async fn post_message(
             "bots may not post in direct messages".into(),
         );
     }
-    let exists = match state.directory.exists(&room).await {
+    let exists = match room_exists(&state, &room).await {
         Ok(exists) => exists,
-        Err(err) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::StoreUnavailable,
-                format!("{err}; try again"),
-            )
-        }
+        Err(unavailable) => return unavailable,
     };
     if !exists {
         return error(
